@@ -1,0 +1,39 @@
+"""Embed image folders with a pretrained CNN into a content-addressed HDF5 feature store."""
+
+from .backbone import Backbone, create_backbone, supported_archs
+from .exceptions import (
+    ConfigError,
+    FeaturesError,
+    ImageReadError,
+    StoreError,
+    WeightsUnavailableError,
+)
+from .extract import ExtractionReport, extract
+from .extractor import Extractor, create_extractor
+from .hashing import derived_key, sha256_file, sha256_files
+from .images import is_image_file, read_image
+from .preprocess import Preprocessing
+from .store import Failure, FeatureStore
+
+__all__ = [
+    "Backbone",
+    "ConfigError",
+    "ExtractionReport",
+    "Extractor",
+    "Failure",
+    "FeatureStore",
+    "FeaturesError",
+    "ImageReadError",
+    "Preprocessing",
+    "StoreError",
+    "WeightsUnavailableError",
+    "create_backbone",
+    "create_extractor",
+    "derived_key",
+    "extract",
+    "is_image_file",
+    "read_image",
+    "sha256_file",
+    "sha256_files",
+    "supported_archs",
+]

@@ -1,0 +1,119 @@
+"""Extraction: embed what the store lacks, batch by batch, and say what was reused."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from tqdm.auto import tqdm
+
+from .extractor import Extractor
+from .hashing import sha256_file
+from .loader import ImageTransform, default_num_workers, make_loader
+from .store import Failure, FeatureStore
+
+
+@dataclass
+class ExtractionReport:
+    """What one extraction did. `keys[i]` is the content key of `paths[i]`."""
+
+    fingerprint: str
+    keys: list[str]
+    computed: int = 0
+    reused: int = 0
+    failures: list[Failure] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok_keys(self) -> list[str]:
+        failed = {f.key for f in self.failures}
+        return [key for key in self.keys if key and key not in failed]
+
+    def summary(self) -> str:
+        rate = self.computed / self.seconds if self.seconds > 0 else 0.0
+        return (
+            f"{self.computed} computed, {self.reused} reused, {len(self.failures)} failed "
+            f"in {self.seconds:.1f}s ({rate:.1f} img/s computed)"
+        )
+
+
+def extract(
+    paths: Sequence[str | os.PathLike],
+    store: FeatureStore,
+    extractor: Extractor,
+    keys: Sequence[str] | None = None,
+    batch_size: int = 32,
+    num_workers: int | None = None,
+    transform: ImageTransform | None = None,
+    progress: bool = True,
+) -> ExtractionReport:
+    """Make sure the store holds a vector for every decodable image in `paths`.
+
+    `keys` defaults to the SHA-256 of each file; pass derived keys with `transform`
+    (a perturbation) so the transformed vectors are stored under keys of their own.
+    Each distinct key is decoded at most once, and only when the store lacks it.
+    """
+    start = time.perf_counter()
+    paths = [str(p) for p in paths]
+    failures: list[Failure] = []
+    if keys is None:
+        keys = []
+        for path in paths:
+            try:
+                keys.append(sha256_file(path))
+            except OSError as exc:
+                keys.append("")
+                failures.append(Failure(path, f"cannot read file: {exc.strerror or exc}"))
+    keys = list(keys)
+    fingerprint = extractor.fingerprint
+    report = ExtractionReport(fingerprint, keys, failures=failures)
+
+    first_position: dict[str, int] = {}
+    for position, key in enumerate(keys):
+        if key:
+            first_position.setdefault(key, position)
+    unique = list(first_position)
+    present = store.contains(fingerprint, unique)
+    todo = [first_position[key] for key, have in zip(unique, present, strict=True) if not have]
+    report.reused = int(present.sum())
+
+    if todo:
+        workers = default_num_workers() if num_workers is None else num_workers
+        loader = make_loader(
+            [paths[i] for i in todo],
+            extractor.backbone.preprocessing,
+            batch_size,
+            workers,
+            pin_memory=extractor.device.type == "cuda",
+            transform=_Reindexed(transform, todo) if transform else None,
+        )
+        spec = extractor.spec
+        bar = tqdm(total=len(todo), unit="img", desc="embedding", disable=not progress)
+        with bar:
+            for batch in loader:
+                for pos, reason in batch.failures:
+                    path = paths[todo[pos]]
+                    report.failures.append(Failure(path, reason, keys[todo[pos]]))
+                if batch.positions:
+                    vectors = extractor(batch.images)
+                    batch_keys = [keys[todo[pos]] for pos in batch.positions]
+                    store.put(fingerprint, spec, batch_keys, vectors)
+                    report.computed += len(batch_keys)
+                bar.update(len(batch.positions) + len(batch.failures))
+                bar.set_postfix(reused=report.reused, computed=report.computed,
+                                failed=len(report.failures))
+        store.add_failures([f for f in report.failures if f.key])
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+class _Reindexed:
+    """Gives a transform the position in the caller's request, not in the todo list."""
+
+    def __init__(self, transform: ImageTransform, todo: list[int]):
+        self.transform, self.todo = transform, todo
+
+    def __call__(self, image, position: int):
+        return self.transform(image, self.todo[position])

@@ -1,0 +1,83 @@
+"""Decoding in worker processes: paths in, batches of uint8 tensors out, failures named."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+
+from .exceptions import ImageReadError
+from .images import read_image
+from .preprocess import Preprocessing
+
+# A picklable callable applied to the decoded RGB image before preprocessing (used for
+# corruptions); it receives the image and the item's position in the request.
+ImageTransform = Callable[[Image.Image, int], Image.Image]
+
+
+@dataclass
+class Batch:
+    positions: list[int]  # positions in the request of the images that decoded
+    images: torch.Tensor  # (n, 3, crop, crop) uint8
+    failures: list[tuple[int, str]]  # (position, reason) for those that did not
+
+
+class ImageDataset(Dataset):
+    def __init__(
+        self,
+        paths: Sequence[str],
+        preprocessing: Preprocessing,
+        transform: ImageTransform | None = None,
+    ):
+        self.paths = list(paths)
+        self.preprocessing = preprocessing
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, position: int):
+        try:
+            image = read_image(self.paths[position])
+        except ImageReadError as exc:
+            return position, None, exc.reason
+        if self.transform is not None:
+            image = self.transform(image, position)
+        return position, self.preprocessing.to_uint8(image), None
+
+
+def collate(items) -> Batch:
+    good = [(pos, tensor) for pos, tensor, _ in items if tensor is not None]
+    failures = [(pos, reason) for pos, tensor, reason in items if tensor is None]
+    images = torch.stack([t for _, t in good]) if good else torch.empty(0, dtype=torch.uint8)
+    return Batch([pos for pos, _ in good], images, failures)
+
+
+def default_num_workers() -> int:
+    # One decoder keeps a CPU network fed (decode costs a few ms, the network ~30 ms);
+    # more would take cores from the network itself. GPUs need more decoders.
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(8, (cores or 2) // 2))
+
+
+def make_loader(
+    paths: Sequence[str],
+    preprocessing: Preprocessing,
+    batch_size: int,
+    num_workers: int,
+    pin_memory: bool = False,
+    transform: ImageTransform | None = None,
+) -> DataLoader:
+    return DataLoader(
+        ImageDataset(paths, preprocessing, transform),
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=num_workers,
+        collate_fn=collate,
+        pin_memory=pin_memory,
+        prefetch_factor=4 if num_workers else None,
+    )
