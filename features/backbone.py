@@ -163,7 +163,11 @@ def _load_checkpoint(model: nn.Module, path: Path) -> str:
     state = {key.removeprefix("module."): value for key, value in state.items()}
     # The classifier is cut off, so its shape (any number of classes) does not matter.
     state = {key: value for key, value in state.items() if not key.startswith("fc.")}
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # shape mismatches
+        raise ConfigError(f"weights: checkpoint {str(path)!r} does not fit the architecture: "
+                          f"{str(exc).splitlines()[1].strip()}") from exc
     missing = [key for key in missing if not key.startswith("fc.")]
     if missing or unexpected:
         raise ConfigError(

@@ -28,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     ext.add_argument("--precision", default="auto", choices=PRECISIONS)
     ext.add_argument("--num-workers", type=int, default=None, help="decoder processes (default: auto)")
     ext.add_argument("--seed", type=int, default=0, help="init seed for --weights none")
+    ext.add_argument("--resize", type=_positive, help="short side before cropping (default: the weights')")
+    ext.add_argument("--crop", type=_positive, help="centre crop size (default: the weights')")
 
     info = commands.add_parser("info", help="fingerprints, counts and failures in a store")
     info.add_argument("store", type=Path)
@@ -52,8 +54,9 @@ def run_extract(args: argparse.Namespace) -> int:
     if not images:
         raise FeaturesError(f"no image files under {args.image_dir}")
     extractor = create_extractor(
-        args.arch, args.weights, args.device, args.precision, seed=args.seed
-    )
+        args.arch, args.weights, args.device, args.precision,
+        seed=args.seed, resize=args.resize, crop=args.crop,
+    )  # fmt: skip
     print(f"extractor {extractor.fingerprint}: {extractor.spec}", file=sys.stderr)
     report = extract(
         images, FeatureStore(args.store), extractor,

@@ -80,7 +80,7 @@ def extract(
     report.reused = int(present.sum())
 
     if todo:
-        workers = default_num_workers() if num_workers is None else num_workers
+        workers = default_num_workers(extractor.device) if num_workers is None else num_workers
         loader = make_loader(
             [paths[i] for i in todo],
             extractor.backbone.preprocessing,

@@ -57,11 +57,18 @@ def collate(items) -> Batch:
     return Batch([pos for pos, _ in good], images, failures)
 
 
-def default_num_workers() -> int:
-    # One decoder keeps a CPU network fed (decode costs a few ms, the network ~30 ms);
-    # more would take cores from the network itself. GPUs need more decoders.
+def default_num_workers(device: torch.device) -> int:
+    """Decoder processes: many for a GPU, few for a CPU that the network already fills.
+
+    On the CPU a Caltech image costs ~1 ms to decode and resize against ~20 ms of bf16
+    ResNet-50, and a decoder process preempts the network's OpenMP threads, whose
+    barriers then stall: below 4 cores decoding inline is as fast (bench/extract.py).
+    """
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, min(8, (cores or 2) // 2))
+    cores = cores or 1
+    if device.type == "cuda":
+        return min(8, cores)
+    return cores // 4
 
 
 def make_loader(

@@ -1,0 +1,95 @@
+"""Benchmark: full extraction (files to store) against the network alone, same run, same images.
+
+    python bench/extract.py [--images DIR] [--limit N] [--batch-size B]
+
+Prints images/s for: the network alone on pre-decoded tensors, the full `features`
+extraction into a fresh store, and their ratio, at fp32 and bf16; and a naive loop
+(decode in the main process, fp32, contiguous layout) for comparison. Random-init
+weights: speed does not depend on the weight values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from features import FeatureStore, create_extractor, extract, read_image
+from features.loader import default_num_workers
+from features.runtime import supports_bf16
+
+DEFAULT_IMAGES = Path(__file__).resolve().parents[2] / "shared" / "data" / "caltech101-22"
+
+
+def network_alone(extractor, tensors: list[torch.Tensor], batch_size: int) -> float:
+    batches = [torch.stack(tensors[i : i + batch_size]) for i in range(0, len(tensors), batch_size)]
+    extractor(batches[0])  # warm-up: oneDNN builds its kernels on the first call
+    start = time.perf_counter()
+    for batch in batches:
+        extractor(batch)
+    return len(tensors) / (time.perf_counter() - start)
+
+
+def full_extraction(extractor, paths: list[Path], batch_size: int, workers: int | None) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        store = FeatureStore(Path(tmp) / "store.h5")
+        kwargs = {"batch_size": batch_size, "num_workers": workers, "progress": False}
+        extract(paths[:batch_size], store, extractor, **kwargs)  # warm-up
+        report = extract(paths[batch_size:], store, extractor, **kwargs)
+        assert report.computed == len(paths) - batch_size and not report.failures
+        return report.computed / report.seconds
+
+
+def naive_loop(extractor, paths: list[Path], batch_size: int) -> float:
+    """Decode in the main process, fp32, contiguous memory: the obvious first attempt."""
+    model = extractor.backbone.model.to(memory_format=torch.contiguous_format)
+    prep = extractor.backbone.preprocessing
+    start = time.perf_counter()
+    with torch.no_grad():
+        for i in range(0, len(paths), batch_size):
+            batch = torch.stack([prep.to_uint8(read_image(p)) for p in paths[i : i + batch_size]])
+            model(prep.normalize(batch))
+    model.to(memory_format=torch.channels_last)
+    return len(paths) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", type=Path, default=DEFAULT_IMAGES)
+    parser.add_argument("--limit", type=int, default=320, help="images to use (0: all)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds; best of each")
+    args = parser.parse_args()
+
+    paths = sorted(args.images.rglob("*.jpg"))
+    paths = paths[: args.limit] if args.limit else paths
+    print(f"{len(paths)} images from {args.images}, batch {args.batch_size}, "
+          f"{torch.get_num_threads()} torch threads")
+    precisions = ["fp32"] + (["bf16"] if supports_bf16(torch.device("cpu")) else [])
+    if torch.cuda.is_available():
+        precisions = ["fp32", "bf16"]
+    for precision in precisions:
+        extractor = create_extractor(weights="none", precision=precision)
+        prep = extractor.backbone.preprocessing
+        tensors = [prep.to_uint8(read_image(p)) for p in paths]
+        # Interleaved rounds, best of each: this machine's noise hits every variant alike.
+        alone = full_auto = full_one = 0.0
+        for _ in range(args.repeats):
+            alone = max(alone, network_alone(extractor, tensors, args.batch_size))
+            full_auto = max(full_auto, full_extraction(extractor, paths, args.batch_size, None))
+            full_one = max(full_one, full_extraction(extractor, paths, args.batch_size, 1))
+        print(f"{precision}: network alone {alone:6.1f} img/s | full extraction {full_auto:6.1f} img/s "
+              f"(default workers: {default_num_workers(extractor.device)}) | full/network "
+              f"{full_auto / alone:.2f}x (target >= 0.90x)")
+        print(f"{precision}: full extraction, 1 decoder process {full_one:6.1f} img/s | "
+              f"full/network {full_one / alone:.2f}x")
+        if precision == "fp32":
+            naive = naive_loop(extractor, paths, args.batch_size)
+            print(f"fp32: naive loop (main-process decode, contiguous) {naive:6.1f} img/s "
+                  f"| full/naive {full_auto / naive:.2f}x")
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""DVC stages, classifier heads and analyses on top of the `features` library."""

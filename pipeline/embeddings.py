@@ -1,0 +1,60 @@
+"""artifacts/embeddings.h5: vectors in splits.csv row order with labels, splits and classes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from .exceptions import DataError
+
+_STR = h5py.string_dtype()
+
+
+@dataclass
+class Embeddings:
+    vectors: np.ndarray  # (n, dim) float32
+    labels: np.ndarray  # (n,) int, index into classes
+    split: np.ndarray  # (n,) str: train / valid / test
+    paths: np.ndarray  # (n,) str, relative to the data root
+    keys: np.ndarray  # (n,) str, SHA-256 of the image bytes
+    classes: list[str]
+    fingerprint: str
+    spec: dict
+
+    def subset(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+        mask = self.split == split
+        return self.vectors[mask], self.labels[mask]
+
+
+def save_embeddings(path: Path, emb: Embeddings) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with h5py.File(tmp, "w") as h5:
+        h5.create_dataset("vectors", data=emb.vectors.astype(np.float32))
+        h5.create_dataset("labels", data=emb.labels.astype(np.int64))
+        for name in ("split", "paths", "keys"):
+            h5.create_dataset(name, data=np.asarray(getattr(emb, name), dtype=object), dtype=_STR)
+        h5.create_dataset("classes", data=np.asarray(emb.classes, dtype=object), dtype=_STR)
+        h5.attrs["fingerprint"] = emb.fingerprint
+        h5.attrs["spec"] = json.dumps(emb.spec, sort_keys=True)
+    tmp.replace(path)  # readers never see a half-written file
+
+
+def load_embeddings(path: Path) -> Embeddings:
+    if not Path(path).is_file():
+        raise DataError(f"{path} not found: run the embed stage first (dvc repro embed)")
+    with h5py.File(path, "r") as h5:
+        return Embeddings(
+            vectors=h5["vectors"][:],
+            labels=h5["labels"][:],
+            split=h5["split"].asstr()[:].astype(str),
+            paths=h5["paths"].asstr()[:].astype(str),
+            keys=h5["keys"].asstr()[:].astype(str),
+            classes=list(h5["classes"].asstr()[:]),
+            fingerprint=str(h5.attrs["fingerprint"]),
+            spec=json.loads(h5.attrs["spec"]),
+        )

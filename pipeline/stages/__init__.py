@@ -1,0 +1,1 @@
+"""DVC stage entry points: each module has `main(argv)` and reads its own params block."""

@@ -1,0 +1,88 @@
+"""Stage `embed`: vectors for every row of splits.csv, from the store, computing only what is new."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from features import FeatureStore, create_extractor, extract, sha256_files
+
+from ..config import BackboneParams, DataParams, EmbedParams
+from ..embeddings import Embeddings, save_embeddings
+from ..exceptions import DataError
+from ..params import read_block
+from ..splits import read_splits
+
+
+def run(
+    data: DataParams, backbone: BackboneParams, params: EmbedParams, splits_path: Path, out: Path
+) -> Embeddings:
+    rows = read_splits(splits_path)
+    root = Path(data.root).expanduser()
+    paths = [str(root / r.path) for r in rows]
+    keys = [r.sha256 for r in rows]
+    _check_unchanged(paths, keys)
+
+    extractor = create_extractor(
+        backbone.arch, backbone.weights, params.device, params.precision,
+        seed=backbone.seed, resize=backbone.resize, crop=backbone.crop,
+    )  # fmt: skip
+    print(f"embed: extractor {extractor.fingerprint} ({extractor.backbone.weights_id}, "
+          f"{extractor.precision} on {extractor.device})")
+    store = FeatureStore(params.store)
+    report = extract(
+        paths, store, extractor, keys=keys,
+        batch_size=params.batch_size, num_workers=params.num_workers,
+    )  # fmt: skip
+    if report.failures:
+        listing = "\n".join(f"  {f.path}: {f.reason}" for f in report.failures)
+        raise DataError(
+            f"{len(report.failures)} images listed in {splits_path} could not be decoded:\n"
+            f"{listing}\nThey changed after prepare; run `dvc repro prepare` to exclude them."
+        )
+    classes = sorted({r.label for r in rows})
+    index = {name: i for i, name in enumerate(classes)}
+    embeddings = Embeddings(
+        vectors=store.get(extractor.fingerprint, keys),
+        labels=np.array([index[r.label] for r in rows]),
+        split=np.array([r.split for r in rows]),
+        paths=np.array([r.path for r in rows]),
+        keys=np.array(keys),
+        classes=classes,
+        fingerprint=extractor.fingerprint,
+        spec=extractor.spec,
+    )
+    save_embeddings(out, embeddings)
+    print(f"embed: {len(rows)} images -> {out}: {report.summary()}")
+    return embeddings
+
+
+def _check_unchanged(paths: list[str], keys: list[str]) -> None:
+    # A file edited after prepare would otherwise be paired with another image's vector.
+    try:
+        current = sha256_files(paths)
+    except OSError as exc:
+        raise DataError(f"an image listed by prepare is gone ({exc}); run `dvc repro`") from exc
+    changed = [p for p, old, new in zip(paths, keys, current, strict=True) if old != new]
+    if changed:
+        raise DataError(
+            f"{len(changed)} images changed since prepare (e.g. {changed[:3]}); "
+            "run `dvc repro` so prepare re-hashes them"
+        )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m pipeline embed", description=__doc__)
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--splits", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    run(
+        read_block("data", DataParams, args.params),
+        read_block("backbone", BackboneParams, args.params),
+        read_block("embed", EmbedParams, args.params),
+        args.splits,
+        args.out,
+    )

@@ -1,0 +1,52 @@
+"""Shared fixtures: tiny synthetic image folders and a small-input real extractor."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "caltech101-22"
+SMALL = 64  # pixels: a real ResNet-50 on small inputs keeps the tests fast on 2 cores
+
+
+def make_image(path: Path, seed: int, size=(48, 40), fmt: str | None = None) -> Path:
+    """A random-colour picture with a class-dependent tint, saved in the format of `path`."""
+    rng = np.random.default_rng(seed)
+    array = rng.integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path, format=fmt)
+    return path
+
+
+def make_folder(root: Path, classes: dict[str, int], start_seed: int = 0) -> list[Path]:
+    """`root/<class>/img_NN.png` with `n` distinct images per class."""
+    paths, seed = [], start_seed
+    for name, count in classes.items():
+        for i in range(count):
+            paths.append(make_image(root / name / f"img_{i:02d}.png", seed))
+            seed += 1
+    return paths
+
+
+@pytest.fixture
+def image_folder(tmp_path: Path) -> Path:
+    root = tmp_path / "images"
+    make_folder(root, {"cats": 5, "dogs": 5, "red fish ü": 5})
+    return root
+
+
+@pytest.fixture(scope="session")
+def small_extractor():
+    from features import create_extractor
+
+    return create_extractor(weights="none", device="cpu", precision="fp32", resize=SMALL, crop=SMALL)
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data not found at {SHARED_DATA}")
+    return SHARED_DATA

@@ -1,0 +1,63 @@
+"""prepare and embed run as functions on a tiny folder."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+from features import FeatureStore
+from pipeline.config import BackboneParams, DataParams, EmbedParams
+from pipeline.embeddings import load_embeddings
+from pipeline.exceptions import DataError
+from pipeline.splits import read_splits
+from pipeline.stages import embed, prepare
+from tests.conftest import SMALL
+
+
+@pytest.fixture
+def prepared(tmp_path, image_folder):
+    (image_folder / "dogs" / "broken.png").write_bytes(b"\x89PNG garbage")
+    data = DataParams(root=str(image_folder))
+    splits, excluded = tmp_path / "data" / "splits.csv", tmp_path / "data" / "excluded.csv"
+    prepare.run(data, splits, excluded)
+    return data, splits, excluded
+
+
+def test_prepare_writes_splits_and_the_exclusions(prepared):
+    _, splits, excluded = prepared
+    rows = read_splits(splits)
+    assert len(rows) == 15
+    assert {(r.label, r.split) for r in rows} >= {("red fish ü", "train"), ("cats", "test")}
+    with open(excluded, newline="") as handle:
+        assert [r["path"] for r in csv.DictReader(handle)] == ["dogs/broken.png"]
+
+
+def test_embed_keeps_splits_order_and_reuses_the_store(tmp_path, prepared, capsys):
+    data, splits, _ = prepared
+    backbone = BackboneParams(weights="none", resize=SMALL, crop=SMALL)
+    params = EmbedParams(store=str(tmp_path / "store.h5"), device="cpu", precision="fp32", batch_size=4)
+    out = tmp_path / "emb.h5"
+    embed.run(data, backbone, params, splits, out)
+    assert "15 computed, 0 reused" in capsys.readouterr().out
+
+    emb = load_embeddings(out)
+    rows = read_splits(splits)
+    assert list(emb.paths) == [r.path for r in rows]
+    assert [emb.classes[i] for i in emb.labels] == [r.label for r in rows]
+    assert list(emb.split) == [r.split for r in rows]
+    store = FeatureStore(params.store)
+    np.testing.assert_array_equal(emb.vectors, store.get(emb.fingerprint, [r.sha256 for r in rows]))
+
+    embed.run(data, backbone, params, splits, out)
+    assert "0 computed, 15 reused" in capsys.readouterr().out
+
+
+def test_embed_refuses_images_changed_since_prepare(tmp_path, prepared):
+    data, splits, _ = prepared
+    first = read_splits(splits)[0]
+    (tmp_path / "images" / first.path).write_bytes(b"changed")
+    params = EmbedParams(store=str(tmp_path / "store.h5"))
+    with pytest.raises(DataError, match="changed since prepare"):
+        embed.run(data, BackboneParams(weights="none"), params, splits, tmp_path / "e.h5")

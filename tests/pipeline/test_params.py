@@ -1,0 +1,77 @@
+"""params.yaml validation: every message names the key, the value and what is allowed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline.config import BackboneParams, DataParams, EmbedParams
+from pipeline.exceptions import ParamsError
+from pipeline.params import read_block
+
+PROJECT_PARAMS = Path(__file__).resolve().parents[2] / "params.yaml"
+
+
+def _write(tmp_path, blocks: dict) -> Path:
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(blocks))
+    return path
+
+
+def test_project_params_are_valid():
+    for name, cls in [("data", DataParams), ("backbone", BackboneParams), ("embed", EmbedParams)]:
+        read_block(name, cls, PROJECT_PARAMS)
+
+
+def test_defaults_fill_missing_optional_keys(tmp_path):
+    params = read_block("embed", EmbedParams, _write(tmp_path, {"embed": {"batch_size": 8}}))
+    assert params.batch_size == 8 and params.precision == "auto"
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        ({"embed": {"batch_sise": 8}}, r"embed\.batch_sise: unknown key \(did you mean 'batch_size'\?\)"),
+        ({"embed": {"precision": "fp16"}}, r"embed\.precision: got 'fp16'; choose from \['auto', 'fp32', 'bf16'\]"),
+        ({"embed": {"batch_size": 0}}, r"embed\.batch_size: got 0; must be at least 1"),
+        ({"embed": {"batch_size": "32"}}, r"embed\.batch_size: got '32' \(str\); expected int"),
+        ({"embed": {"batch_size": True}}, r"expected int"),
+        ({"embed": [1, 2]}, r"embed: expected a mapping"),
+        ({"other": {}}, r"no 'embed' block"),
+    ],
+)
+def test_bad_values_stop_with_a_clear_message(tmp_path, block, message):
+    with pytest.raises(ParamsError, match=message):
+        read_block("embed", EmbedParams, _write(tmp_path, block))
+
+
+@pytest.mark.parametrize(
+    ("split", "message"),
+    [
+        ({"train": 0.7, "valid": 0.2, "test": 0.2}, "must sum to 1, got 1.1"),
+        ({"train": 0.8, "valid": 0.2, "test": 0.0}, "must be above 0"),
+        ({"train": 1.5, "valid": 0.2, "test": 0.2}, r"data\.split\.train: got 1\.5; must be between 0\.0 and 1\.0"),
+    ],
+)
+def test_split_fractions_are_checked(tmp_path, split, message):
+    path = _write(tmp_path, {"data": {"root": "x", "split": split}})
+    with pytest.raises(ParamsError, match=message):
+        read_block("data", DataParams, path)
+
+
+def test_required_key_and_nested_block(tmp_path):
+    with pytest.raises(ParamsError, match=r"data\.root: missing"):
+        read_block("data", DataParams, _write(tmp_path, {"data": {"seed": 1}}))
+    params = read_block("data", DataParams, _write(tmp_path, {"data": {"root": "r", "split": {"train": 0.5, "valid": 0.25, "test": 0.25}}}))
+    assert params.split.valid == 0.25
+
+
+def test_missing_or_broken_file(tmp_path):
+    with pytest.raises(ParamsError, match="not found"):
+        read_block("data", DataParams, tmp_path / "absent.yaml")
+    broken = tmp_path / "params.yaml"
+    broken.write_text("data: [unclosed")
+    with pytest.raises(ParamsError, match="not valid YAML"):
+        read_block("data", DataParams, broken)
