@@ -57,7 +57,9 @@ def naive_loop(extractor, paths: list[Path], batch_size: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--images", type=Path, default=DEFAULT_IMAGES)
     parser.add_argument("--limit", type=int, default=320, help="images to use (0: all)")
     parser.add_argument("--batch-size", type=int, default=32)
@@ -66,8 +68,10 @@ def main() -> None:
 
     paths = sorted(args.images.rglob("*.jpg"))
     paths = paths[: args.limit] if args.limit else paths
-    print(f"{len(paths)} images from {args.images}, batch {args.batch_size}, "
-          f"{torch.get_num_threads()} torch threads")
+    print(
+        f"{len(paths)} images from {args.images}, batch {args.batch_size}, "
+        f"{torch.get_num_threads()} torch threads"
+    )
     precisions = ["fp32"] + (["bf16"] if supports_bf16(torch.device("cpu")) else [])
     if torch.cuda.is_available():
         precisions = ["fp32", "bf16"]
@@ -81,15 +85,22 @@ def main() -> None:
             alone = max(alone, network_alone(extractor, tensors, args.batch_size))
             full_auto = max(full_auto, full_extraction(extractor, paths, args.batch_size, None))
             full_one = max(full_one, full_extraction(extractor, paths, args.batch_size, 1))
-        print(f"{precision}: network alone {alone:6.1f} img/s | full extraction {full_auto:6.1f} img/s "
-              f"(default workers: {default_num_workers(extractor.device)}) | full/network "
-              f"{full_auto / alone:.2f}x (target >= 0.90x)")
-        print(f"{precision}: full extraction, 1 decoder process {full_one:6.1f} img/s | "
-              f"full/network {full_one / alone:.2f}x")
+        print(
+            f"{precision}: network alone {alone:6.1f} img/s | full extraction {full_auto:6.1f} img/s "
+            f"(default workers: {default_num_workers(extractor.device)}) | full/network "
+            f"{full_auto / alone:.2f}x (target >= 0.90x)"
+        )
+        print(
+            f"{precision}: full extraction, 1 decoder process {full_one:6.1f} img/s | "
+            f"full/network {full_one / alone:.2f}x"
+        )
         if precision == "fp32":
             naive = naive_loop(extractor, paths, args.batch_size)
-            print(f"fp32: naive loop (main-process decode, contiguous) {naive:6.1f} img/s "
-                  f"| full/naive {full_auto / naive:.2f}x")
+            print(
+                f"fp32: naive loop (main-process decode, contiguous) {naive:6.1f} img/s "
+                f"| full/naive {full_auto / naive:.2f}x"
+            )
+
 
 if __name__ == "__main__":
     main()

@@ -166,8 +166,10 @@ def _load_checkpoint(model: nn.Module, path: Path) -> str:
     try:
         missing, unexpected = model.load_state_dict(state, strict=False)
     except RuntimeError as exc:  # shape mismatches
-        raise ConfigError(f"weights: checkpoint {str(path)!r} does not fit the architecture: "
-                          f"{str(exc).splitlines()[1].strip()}") from exc
+        raise ConfigError(
+            f"weights: checkpoint {str(path)!r} does not fit the architecture: "
+            f"{str(exc).splitlines()[1].strip()}"
+        ) from exc
     missing = [key for key in missing if not key.startswith("fc.")]
     if missing or unexpected:
         raise ConfigError(

@@ -59,8 +59,11 @@ def run_extract(args: argparse.Namespace) -> int:
     )  # fmt: skip
     print(f"extractor {extractor.fingerprint}: {extractor.spec}", file=sys.stderr)
     report = extract(
-        images, FeatureStore(args.store), extractor,
-        batch_size=args.batch_size, num_workers=args.num_workers,
+        images,
+        FeatureStore(args.store),
+        extractor,
+        batch_size=args.batch_size,
+        num_workers=args.num_workers,
     )
     for failure in report.failures:
         print(f"FAILED {failure.path}: {failure.reason}", file=sys.stderr)

@@ -102,8 +102,7 @@ def extract(
                     store.put(fingerprint, spec, batch_keys, vectors)
                     report.computed += len(batch_keys)
                 bar.update(len(batch.positions) + len(batch.failures))
-                bar.set_postfix(reused=report.reused, computed=report.computed,
-                                failed=len(report.failures))
+                bar.set_postfix(reused=report.reused, computed=report.computed, failed=len(report.failures))
         store.add_failures([f for f in report.failures if f.key])
     report.seconds = time.perf_counter() - start
     return report

@@ -9,15 +9,17 @@ from features import FeaturesError
 
 from .exceptions import PipelineError
 
-STAGES = ("download", "prepare", "embed")
+STAGES = ("download", "prepare", "embed", "train", "evaluate", "compare")
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] not in STAGES:
         got = repr(argv[0]) if argv else "nothing"
-        print(f"usage: python -m pipeline <stage> [args]; got {got}; choose from {list(STAGES)}",
-              file=sys.stderr)
+        print(
+            f"usage: python -m pipeline <stage> [args]; got {got}; choose from {list(STAGES)}",
+            file=sys.stderr,
+        )
         return 2
     module = importlib.import_module(f".stages.{argv[0]}", __package__)
     try:

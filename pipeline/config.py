@@ -65,3 +65,16 @@ class EmbedParams:
     precision: str = spec("auto", choices=PRECISIONS)
     batch_size: int = spec(32, min=1)
     num_workers: int | None = spec(None, min=0)
+
+
+@dataclass(frozen=True)
+class EvaluateParams:
+    top_k: int = spec(5, min=1)
+    ece_bins: int = spec(15, min=2)
+
+
+@dataclass(frozen=True)
+class CompareParams:
+    resamples: int = spec(2000, min=100)
+    level: float = spec(0.95, min=0.5, max=0.999)
+    seed: int = spec(0, min=0)

@@ -29,6 +29,19 @@ class Embeddings:
         mask = self.split == split
         return self.vectors[mask], self.labels[mask]
 
+    @property
+    def label_names(self) -> np.ndarray:
+        return np.asarray(self.classes)[self.labels]
+
+    def inputs(self, kind: str, data_root: str | Path) -> np.ndarray:
+        """What a head of `input_kind` reads, one row per image: vectors, or image paths."""
+        if kind == "embeddings":
+            return self.vectors
+        if kind == "images":
+            root = Path(data_root).expanduser()
+            return np.array([str(root / p) for p in self.paths])
+        raise ValueError(f"input kind: got {kind!r}; choose from ['embeddings', 'images']")
+
 
 def save_embeddings(path: Path, emb: Embeddings) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -60,9 +60,7 @@ def parse(cls: type[T], raw: Any, prefix: str) -> T:
         if key not in fields:
             close = difflib.get_close_matches(str(key), fields, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise ParamsError(
-                f"{prefix}.{key}: unknown key{hint}; '{prefix}' takes {sorted(fields)}"
-            )
+            raise ParamsError(f"{prefix}.{key}: unknown key{hint}; '{prefix}' takes {sorted(fields)}")
     hints = typing.get_type_hints(cls)
     values = {}
     for name, field in fields.items():

@@ -1,55 +1,77 @@
-"""`dvc repro` end to end on a tiny folder: a second run does nothing."""
+"""The DVC pipeline end to end on a tiny folder: repro, a no-op repro, and an experiment."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.conftest import SMALL, make_folder
 
 ROOT = Path(__file__).resolve().parents[1]
+GIT_ID = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+          "GIT_COMMITTER_EMAIL": "t@t"}  # fmt: skip
 
 
 def _sh(cwd: Path, *args: str) -> str:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    env = {**os.environ, **GIT_ID, "PATH": path}
     result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
     assert result.returncode == 0, f"{args} failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout + result.stderr
 
 
-def make_project(tmp_path: Path, images: Path, **overrides) -> Path:
-    """A git + DVC copy of this project whose params point at `images`."""
-    project = tmp_path / "project"
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    """A committed git + DVC copy of this project on 30 tiny images, small settings."""
+    tmp = tmp_path_factory.mktemp("dvc")
+    images = tmp / "images"
+    make_folder(images, {"a": 10, "b": 10, "c": 10})
+    project = tmp / "project"
     project.mkdir()
     for name in ("features", "pipeline"):
         shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("dvc.yaml", ".dvcignore"):
+    for name in ("dvc.yaml", ".dvcignore", ".gitignore"):
         shutil.copy(ROOT / name, project / name)
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["data"]["root"] = str(images)
     params["backbone"].update(weights="none", resize=SMALL, crop=SMALL)
-    params["embed"].update(store=str(tmp_path / "store.h5"), precision="fp32", batch_size=8)
-    for dotted, value in overrides.items():
-        block, key = dotted.split("__")
-        params[block][key] = value
+    params["embed"].update(store=str(tmp / "store.h5"), precision="fp32", batch_size=8)
+    heads = params["heads"]
+    heads["mlp"].update(epochs=5)
+    heads["glmnet"].update(n_lambda=20)
+    heads["finetune"].update(image_size=32, epochs=1, batch_size=4, freeze="layer3")
+    params["compare"]["resamples"] = 200
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     _sh(project, "git", "init", "-q")
     _sh(project, "dvc", "init", "-q")
     return project
 
 
-def test_dvc_repro_twice_second_run_does_nothing(tmp_path):
-    images = tmp_path / "images"
-    make_folder(images, {"a": 4, "b": 4, "c": 4})
-    project = make_project(tmp_path, images)
+def test_repro_runs_every_stage_then_nothing(project):
     first = _sh(project, "dvc", "repro")
-    assert "Running stage 'prepare'" in first and "Running stage 'embed'" in first
-    assert "12 computed, 0 reused" in first
+    for stage in ("prepare", "embed", "train@mlp", "train@finetune", "evaluate@glmnet", "compare"):
+        assert f"Running stage '{stage}'" in first
+    assert "30 computed, 0 reused" in first
+    compare = json.loads((project / "metrics" / "compare.json").read_text())
+    assert set(compare["heads"]) == {"mlp", "glmnet", "finetune", "knn", "logreg"}
+    assert (project / "reports" / "compare.md").read_text().startswith("# Head comparison")
+
     second = _sh(project, "dvc", "repro")
-    assert "Running stage" not in second
-    assert "Stage 'embed' didn't change, skipping" in second
+    assert "Running stage" not in second and "Data and pipelines are up to date" in second
+
+
+def test_experiment_on_one_head_reruns_only_that_head(project):
+    _sh(project, "git", "add", "-A")
+    _sh(project, "git", "commit", "-qm", "baseline")
+    out = _sh(project, "dvc", "exp", "run", "-S", "heads.mlp.dropout=0.3")
+    ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
+    assert ran == {"train@mlp", "evaluate@mlp", "compare"}
+    shown = _sh(project, "dvc", "exp", "show", "--no-pager", "--md")
+    assert "0.3" in shown and "0.5" in shown

@@ -29,8 +29,10 @@ def run(
         backbone.arch, backbone.weights, params.device, params.precision,
         seed=backbone.seed, resize=backbone.resize, crop=backbone.crop,
     )  # fmt: skip
-    print(f"embed: extractor {extractor.fingerprint} ({extractor.backbone.weights_id}, "
-          f"{extractor.precision} on {extractor.device})")
+    print(
+        f"embed: extractor {extractor.fingerprint} ({extractor.backbone.weights_id}, "
+        f"{extractor.precision} on {extractor.device})"
+    )
     store = FeatureStore(params.store)
     report = extract(
         paths, store, extractor, keys=keys,

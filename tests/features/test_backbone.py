@@ -30,8 +30,9 @@ def test_random_init_is_seeded():
 def test_enum_weights_use_their_own_transforms_and_can_be_overridden(monkeypatch):
     from torchvision.models import ResNet50_Weights
 
-    monkeypatch.setattr(ResNet50_Weights.IMAGENET1K_V2.__class__, "get_state_dict",
-                        lambda self, **kw: create_backbone_state())
+    monkeypatch.setattr(
+        ResNet50_Weights.IMAGENET1K_V2.__class__, "get_state_dict", lambda self, **kw: create_backbone_state()
+    )
     backbone = create_backbone("resnet50", "IMAGENET1K_V2")
     assert (backbone.preprocessing.resize, backbone.preprocessing.crop) == (232, 224)
     assert backbone.weights_id == "ResNet50_Weights.IMAGENET1K_V2"

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from features import ImageReadError, read_image
-from features.images import to_rgb
 from features.constants import ALPHA_BACKGROUND
+from features.images import to_rgb
 from tests.conftest import make_image
 
 

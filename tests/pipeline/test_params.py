@@ -34,7 +34,10 @@ def test_defaults_fill_missing_optional_keys(tmp_path):
     ("block", "message"),
     [
         ({"embed": {"batch_sise": 8}}, r"embed\.batch_sise: unknown key \(did you mean 'batch_size'\?\)"),
-        ({"embed": {"precision": "fp16"}}, r"embed\.precision: got 'fp16'; choose from \['auto', 'fp32', 'bf16'\]"),
+        (
+            {"embed": {"precision": "fp16"}},
+            r"embed\.precision: got 'fp16'; choose from \['auto', 'fp32', 'bf16'\]",
+        ),
         ({"embed": {"batch_size": 0}}, r"embed\.batch_size: got 0; must be at least 1"),
         ({"embed": {"batch_size": "32"}}, r"embed\.batch_size: got '32' \(str\); expected int"),
         ({"embed": {"batch_size": True}}, r"expected int"),
@@ -52,7 +55,10 @@ def test_bad_values_stop_with_a_clear_message(tmp_path, block, message):
     [
         ({"train": 0.7, "valid": 0.2, "test": 0.2}, "must sum to 1, got 1.1"),
         ({"train": 0.8, "valid": 0.2, "test": 0.0}, "must be above 0"),
-        ({"train": 1.5, "valid": 0.2, "test": 0.2}, r"data\.split\.train: got 1\.5; must be between 0\.0 and 1\.0"),
+        (
+            {"train": 1.5, "valid": 0.2, "test": 0.2},
+            r"data\.split\.train: got 1\.5; must be between 0\.0 and 1\.0",
+        ),
     ],
 )
 def test_split_fractions_are_checked(tmp_path, split, message):
@@ -64,7 +70,11 @@ def test_split_fractions_are_checked(tmp_path, split, message):
 def test_required_key_and_nested_block(tmp_path):
     with pytest.raises(ParamsError, match=r"data\.root: missing"):
         read_block("data", DataParams, _write(tmp_path, {"data": {"seed": 1}}))
-    params = read_block("data", DataParams, _write(tmp_path, {"data": {"root": "r", "split": {"train": 0.5, "valid": 0.25, "test": 0.25}}}))
+    params = read_block(
+        "data",
+        DataParams,
+        _write(tmp_path, {"data": {"root": "r", "split": {"train": 0.5, "valid": 0.25, "test": 0.25}}}),
+    )
     assert params.split.valid == 0.25
 
 

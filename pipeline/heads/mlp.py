@@ -1,0 +1,195 @@
+"""MLP head: dense layers with ReLU and dropout on the embeddings, early-stopped on validation loss."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.model_selection import train_test_split
+from sklearn.utils.multiclass import check_classification_targets, unique_labels
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from torch import nn
+
+from ..exceptions import ParamsError
+from .base import Affine, Head, check_choice, check_range
+
+OPTIMIZERS = ("rmsprop", "adam", "sgd")
+
+
+class MLPHead(Head):
+    """2048 -> hidden... -> classes, ReLU and dropout between layers.
+
+    Defaults follow the reference (256-256, dropout 0.5, RMSprop at lr 5e-4); training
+    stops when validation loss has not improved for `patience` epochs and the weights of
+    the best epoch are restored. Without an `eval_set`, `validation_fraction` of the
+    training rows (stratified) is held out for that.
+    """
+
+    name = "mlp"
+
+    def __init__(
+        self,
+        hidden_sizes=(256, 256),
+        dropout: float = 0.5,
+        optimizer: str = "rmsprop",
+        lr: float = 5e-4,
+        epochs: int = 50,
+        batch_size: int = 32,
+        weight_decay: float = 0.0,
+        standardize: bool = True,
+        patience: int = 5,
+        validation_fraction: float = 0.1,
+        seed: int = 0,
+        verbose: bool = False,
+    ):
+        self.hidden_sizes = hidden_sizes
+        self.dropout = dropout
+        self.optimizer = optimizer
+        self.lr = lr
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.weight_decay = weight_decay
+        self.standardize = standardize
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.seed = seed
+        self.verbose = verbose
+
+    def fit(self, X, y, eval_set=None):
+        X, y = validate_data(self, X, y, dtype=np.float32)
+        check_classification_targets(y)
+        self.classes_ = unique_labels(y)
+        y_index = np.searchsorted(self.classes_, y)
+        if eval_set is not None:
+            X_val = check_array(eval_set[0], dtype=np.float32)
+            y_val = np.searchsorted(self.classes_, eval_set[1])
+        elif _can_hold_out(y_index, self.validation_fraction):
+            X, X_val, y_index, y_val = train_test_split(
+                X, y_index, test_size=self.validation_fraction, random_state=self.seed, stratify=y_index
+            )
+        else:  # too few rows to hold any out: train for all epochs, no early stopping
+            X_val = y_val = None
+        # Everything random below (init, shuffling, dropout) depends on `seed` alone.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            self._train(X, y_index, X_val, y_val)
+        return self
+
+    def _train(self, X, y_index, X_val, y_val) -> None:
+        self.mean_ = X.mean(axis=0) if self.standardize else np.zeros(X.shape[1], np.float32)
+        self.scale_ = (X.std(axis=0) + 1e-6) if self.standardize else np.ones(X.shape[1], np.float32)
+        generator = torch.Generator().manual_seed(self.seed)
+        self.model_ = self._build(X.shape[1], len(self.classes_))
+        optimizer = self._make_optimizer(self.model_.parameters())
+        loss_fn = nn.CrossEntropyLoss()
+        Xt, yt = self._tensor(X), torch.from_numpy(y_index).long()
+
+        self.history_ = []
+        best_loss, best_state, stale = np.inf, None, 0
+        for epoch in range(1, self.epochs + 1):
+            self.model_.train()
+            order = torch.randperm(len(Xt), generator=generator)
+            total, correct = 0.0, 0
+            for start in range(0, len(order), self.batch_size):
+                idx = order[start : start + self.batch_size]
+                logits = self.model_(Xt[idx])
+                loss = loss_fn(logits, yt[idx])
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                total += loss.item() * len(idx)
+                correct += (logits.argmax(1) == yt[idx]).sum().item()
+            record = {"epoch": epoch, "train_loss": total / len(Xt), "train_accuracy": correct / len(Xt)}
+            if X_val is not None:
+                val_loss, val_acc = self._evaluate(X_val, y_val, loss_fn)
+                record.update(valid_loss=val_loss, valid_accuracy=val_acc)
+                if val_loss < best_loss - 1e-6:
+                    best_loss, best_state, stale = val_loss, copy.deepcopy(self.model_.state_dict()), 0
+                else:
+                    stale += 1
+            self.history_.append(record)
+            if self.verbose:
+                print("  mlp " + " ".join(f"{k}={v:.4g}" for k, v in record.items()), flush=True)
+            if X_val is not None and stale >= self.patience:
+                break
+        if best_state is not None:
+            self.model_.load_state_dict(best_state)
+        self.best_epoch_ = (
+            min(self.history_, key=lambda r: r["valid_loss"])["epoch"]
+            if X_val is not None
+            else len(self.history_)
+        )
+        self.model_.eval()
+
+    def predict_proba(self, X) -> np.ndarray:
+        check_is_fitted(self, "model_")
+        X = validate_data(self, X, dtype=np.float32, reset=False)
+        with torch.inference_mode():
+            return torch.softmax(self.model_(self._tensor(X)).double(), dim=1).numpy()
+
+    def differentiable(self) -> nn.Module:
+        check_is_fitted(self, "model_")
+        mean, scale = torch.as_tensor(self.mean_), torch.as_tensor(self.scale_)
+        return nn.Sequential(Affine(1 / scale, -mean / scale), self.model_).eval()
+
+    def fit_report(self) -> dict:
+        return {"epochs_run": len(self.history_), "best_epoch": self.best_epoch_}
+
+    def _build(self, n_in: int, n_out: int) -> nn.Sequential:
+        layers: list[nn.Module] = []
+        for width in self.hidden_sizes:
+            layers += [nn.Linear(n_in, width), nn.ReLU(), nn.Dropout(self.dropout)]
+            n_in = width
+        layers.append(nn.Linear(n_in, n_out))
+        return nn.Sequential(*layers)
+
+    def _make_optimizer(self, parameters):
+        kwargs = {"lr": self.lr, "weight_decay": self.weight_decay}
+        if self.optimizer == "rmsprop":
+            return torch.optim.RMSprop(parameters, **kwargs)
+        if self.optimizer == "adam":
+            return torch.optim.Adam(parameters, **kwargs)
+        return torch.optim.SGD(parameters, momentum=0.9, nesterov=True, **kwargs)
+
+    def _check_params(self, prefix: str) -> None:
+        check_choice(prefix, "optimizer", self.optimizer, OPTIMIZERS)
+        check_range(prefix, "dropout", self.dropout, 0.0, 0.95)
+        check_range(prefix, "lr", self.lr, 1e-8)
+        check_range(prefix, "validation_fraction", self.validation_fraction, 0.0, 0.5)
+        for key in ("epochs", "batch_size", "patience"):
+            check_range(prefix, key, getattr(self, key), 1)
+        if not self.hidden_sizes or min(self.hidden_sizes) < 1:
+            raise ParamsError(f"{prefix}.hidden_sizes: got {self.hidden_sizes!r}; give positive widths")
+
+    def _tensor(self, X: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(((X - self.mean_) / self.scale_).astype(np.float32))
+
+    def _evaluate(self, X, y, loss_fn) -> tuple[float, float]:
+        self.model_.eval()
+        with torch.inference_mode():
+            logits = self.model_(self._tensor(X))
+            loss = loss_fn(logits, torch.from_numpy(y).long()).item()
+            accuracy = (logits.argmax(1).numpy() == y).mean()
+        return loss, float(accuracy)
+
+    def _save_state(self, directory: Path) -> None:
+        torch.save(self.model_.state_dict(), directory / "weights.pt")
+        np.savez(directory / "state.npz", mean=self.mean_, scale=self.scale_)
+
+    def _load_state(self, directory: Path) -> None:
+        state = np.load(directory / "state.npz")
+        self.mean_, self.scale_ = state["mean"], state["scale"]
+        self.n_features_in_ = len(self.mean_)
+        self.model_ = self._build(self.n_features_in_, len(self.classes_))
+        self.model_.load_state_dict(torch.load(directory / "weights.pt", weights_only=True))
+        self.model_.eval()
+
+
+def _can_hold_out(y: np.ndarray, fraction: float) -> bool:
+    """A stratified holdout needs a row of every class on both sides."""
+    counts = np.bincount(y)
+    n_classes = int((counts > 0).sum())
+    held = int(np.ceil(fraction * len(y)))
+    return fraction > 0 and counts[counts > 0].min() >= 2 and n_classes <= held <= len(y) - n_classes

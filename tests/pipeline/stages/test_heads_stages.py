@@ -1,0 +1,81 @@
+"""train / evaluate / compare as functions: params stop at load, outputs line up."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from pipeline.config import CompareParams, EvaluateParams
+from pipeline.embeddings import Embeddings, save_embeddings
+from pipeline.exceptions import ParamsError
+from pipeline.stages import compare, evaluate, train
+
+
+@pytest.fixture
+def params_file(tmp_path):
+    def write(heads: dict):
+        path = tmp_path / "params.yaml"
+        path.write_text(yaml.safe_dump({"backbone": {}, "embed": {}, "heads": heads}))
+        return path
+
+    return write
+
+
+def test_bad_head_params_stop_before_any_data_is_read(params_file):
+    with pytest.raises(ParamsError, match=r"heads\.mlp\.dropuot: unknown key"):
+        train.build_head("mlp", params_file({"mlp": {"dropuot": 0.2}}))
+    with pytest.raises(ParamsError, match=r"heads\.glmnet\.n_splits: got 2; must be at least 3"):
+        train.build_head("glmnet", params_file({"glmnet": {"n_splits": 2}}))
+
+
+def test_shared_backbone_settings_reach_the_heads_that_take_them(params_file):
+    head = train.build_head("finetune", params_file({"finetune": {"epochs": 2}}))
+    assert (head.arch, head.weights, head.epochs) == ("resnet50", "IMAGENET1K_V2", 2)
+    assert head.store.endswith("features.h5")
+
+
+@pytest.fixture
+def embeddings(tmp_path):
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), 20)
+    vectors = rng.normal(size=(60, 8)) + 4 * np.eye(3, 8)[labels]
+    split = np.tile(["train", "train", "train", "valid", "test"], 12)
+    emb = Embeddings(
+        vectors.astype(np.float32),
+        labels,
+        split,
+        np.array([f"{i}.png" for i in range(60)]),
+        np.array([f"{i:064d}" for i in range(60)]),
+        ["x", "y", "z"],
+        "fp",
+        {},
+    )
+    path = tmp_path / "emb.h5"
+    save_embeddings(path, emb)
+    return path
+
+
+def test_train_evaluate_compare(tmp_path, params_file, embeddings):
+    for name in ("knn", "logreg"):
+        head = train.build_head(name, params_file({}))
+        train.run(head, embeddings, "unused", tmp_path / "heads" / name)
+        evaluate.run(name, EvaluateParams(), tmp_path / "heads" / name, embeddings, "unused",
+                     tmp_path / "m" / f"{name}.json", tmp_path / "p" / f"{name}.csv",
+                     tmp_path / "c" / f"{name}.csv")  # fmt: skip
+    metrics = json.loads((tmp_path / "m" / "knn.json").read_text())
+    assert set(metrics) >= {"train", "valid", "test", "fit_seconds", "predict_ms_per_image", "model_bytes"}
+    assert metrics["test"]["n"] == 12 and set(metrics["test"]["per_class"]) == {"x", "y", "z"}
+    header = (tmp_path / "p" / "knn.csv").read_text().splitlines()[0]
+    assert header == "path,split,true,predicted,confidence,p_x,p_y,p_z"
+
+    result = compare.run(["knn", "logreg"], CompareParams(resamples=200), str(tmp_path / "m" / "{head}.json"),
+                         str(tmp_path / "p" / "{head}.csv"), tmp_path / "compare.json",
+                         tmp_path / "compare.md", tmp_path / "compare.png")  # fmt: skip
+    assert result["n_test"] == 12 and set(result["mcnemar"]) == {"knn vs logreg"}
+    low, high = result["heads"]["knn"]["test_accuracy_ci"]
+    assert low <= result["heads"]["knn"]["test_accuracy"] <= high
+    assert "| knn |" in (tmp_path / "compare.md").read_text()
+    assert (tmp_path / "compare.png").stat().st_size > 10_000
