@@ -40,16 +40,16 @@ def load_subset(images: Path, store: Path, weights: str):
     return X[split == "train"], y[split == "train"], X[split == "test"], y[split == "test"]
 
 
-def timed(model, X, y, X_test, y_test) -> tuple[float, float, float, int]:
+def timed(model, X, y, X_test, y_test) -> tuple[float, float, np.ndarray, int]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         start = time.perf_counter()
         model.fit(X, y)
         fit = time.perf_counter() - start
     start = time.perf_counter()
-    accuracy = float((model.predict(X_test) == y_test).mean())
+    correct = model.predict(X_test) == y_test
     predict = time.perf_counter() - start
-    return fit, predict, accuracy, sum(issubclass(w.category, ConvergenceWarning) for w in caught)
+    return fit, predict, correct, sum(issubclass(w.category, ConvergenceWarning) for w in caught)
 
 
 def main() -> None:
@@ -68,10 +68,18 @@ def main() -> None:
     for name in ("mlp", "glmnet", "knn", "logreg"):
         results[name] = timed(make_head(name, **params.get(name, {})), X, y, X_test, y_test)
     glm = params["glmnet"]
-    saga = make_pipeline(StandardScaler(), LogisticRegressionCV(
-        l1_ratios=(glm["alpha"],), cv=glm["n_splits"], solver="saga", penalty="elasticnet",
-        max_iter=1000, n_jobs=glm["n_jobs"], random_state=0,
-    ))  # fmt: skip
+    saga = make_pipeline(
+        StandardScaler(),
+        LogisticRegressionCV(
+            l1_ratios=(glm["alpha"],),
+            cv=glm["n_splits"],
+            solver="saga",
+            penalty="elasticnet",
+            max_iter=1000,
+            n_jobs=glm["n_jobs"],
+            random_state=0,
+        ),
+    )
     results["saga (LogisticRegressionCV)"] = timed(saga, X, y, X_test, y_test)
 
     for name, (fit, predict, accuracy, warned) in results.items():

@@ -54,9 +54,14 @@ def run_extract(args: argparse.Namespace) -> int:
     if not images:
         raise FeaturesError(f"no image files under {args.image_dir}")
     extractor = create_extractor(
-        args.arch, args.weights, args.device, args.precision,
-        seed=args.seed, resize=args.resize, crop=args.crop,
-    )  # fmt: skip
+        args.arch,
+        args.weights,
+        args.device,
+        args.precision,
+        seed=args.seed,
+        resize=args.resize,
+        crop=args.crop,
+    )
     print(f"extractor {extractor.fingerprint}: {extractor.spec}", file=sys.stderr)
     report = extract(
         images,

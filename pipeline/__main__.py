@@ -9,7 +9,18 @@ from features import FeaturesError
 
 from .exceptions import PipelineError
 
-STAGES = ("download", "prepare", "embed", "train", "evaluate", "compare")
+STAGES = (
+    "download",
+    "prepare",
+    "embed",
+    "train",
+    "evaluate",
+    "compare",
+    "pca",
+    "robustness",
+    "confusion",
+    "report",
+)
 
 
 def main(argv: list[str] | None = None) -> int:

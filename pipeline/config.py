@@ -9,10 +9,29 @@ from features.constants import DEVICES, PRECISIONS
 from .params import spec
 
 CALTECH_22 = [
-    "accordion", "anchor", "ant", "bass", "beaver", "binocular", "brain", "brontosaurus",
-    "buddha", "dalmatian", "electric_guitar", "inline_skate", "lamp", "octopus", "pagoda",
-    "panda", "stop_sign", "strawberry", "sunflower", "tick", "wrench", "yin_yang",
-]  # fmt: skip
+    "accordion",
+    "anchor",
+    "ant",
+    "bass",
+    "beaver",
+    "binocular",
+    "brain",
+    "brontosaurus",
+    "buddha",
+    "dalmatian",
+    "electric_guitar",
+    "inline_skate",
+    "lamp",
+    "octopus",
+    "pagoda",
+    "panda",
+    "stop_sign",
+    "strawberry",
+    "sunflower",
+    "tick",
+    "wrench",
+    "yin_yang",
+]
 
 
 @dataclass(frozen=True)
@@ -77,4 +96,52 @@ class EvaluateParams:
 class CompareParams:
     resamples: int = spec(2000, min=100)
     level: float = spec(0.95, min=0.5, max=0.999)
+    seed: int = spec(0, min=0)
+
+
+@dataclass(frozen=True)
+class PCAParams:
+    sizes: list[int] = spec([2, 4, 8, 16, 32, 64, 128, 256, 512], min=1)
+    C: float = spec(0.1, min=1e-6)
+
+
+@dataclass(frozen=True)
+class FeatureNoiseParams:
+    add_counts: list[int] = spec([100, 500, 1000], min=1)  # the reference added 2 to 100 features
+    add_value: float = 2.0
+    zero_counts: list[int] = spec([600, 1200, 1800], min=1)  # the reference zeroed 600
+    gaussian_levels: list[float] = spec([0.25, 0.5, 1.0, 2.0], min=0.0)  # x each feature's train std
+
+
+@dataclass(frozen=True)
+class AdversarialParams:
+    images: int = spec(64, min=1)  # test images attacked (a seeded, stratified-by-order subset)
+    epsilons: list[float] = spec([0.001, 0.002, 0.004, 0.008, 0.016], min=0.0, max=1.0)  # pixel units
+    pgd_steps: int = spec(3, min=1)
+    pgd_epsilons: list[float] = spec([0.004], min=0.0, max=1.0)
+    batch_size: int = spec(16, min=1)
+
+
+@dataclass(frozen=True)
+class RobustnessParams:
+    seed: int = spec(0, min=0)
+    feature: FeatureNoiseParams = spec(FeatureNoiseParams())
+    corruptions: list[str] = spec(["gaussian_noise", "blur", "jpeg", "brightness", "contrast", "occlusion"])
+    severities: list[int] = spec([1, 2, 3, 4, 5], min=1, max=5)
+    adversarial: AdversarialParams = spec(AdversarialParams())
+
+    def __post_init__(self) -> None:
+        from .analysis.corruptions import CORRUPTIONS
+
+        unknown = [c for c in self.corruptions if c not in CORRUPTIONS]
+        if unknown:
+            raise ValueError(f"corruptions: got {unknown}; choose from {list(CORRUPTIONS)}")
+
+
+@dataclass(frozen=True)
+class ConfusionParams:
+    top_pairs: int = spec(10, min=1)
+    gallery: int = spec(24, min=1)  # misclassified / disagreement / label-issue thumbnails
+    per_class: int = spec(5, min=1)  # most confident images shown per class
+    label_issue_folds: int = spec(5, min=2)
     seed: int = spec(0, min=0)

@@ -20,10 +20,9 @@ def bootstrap_interval(
         values = (y_true[indices] == y_pred[indices]).mean(axis=1)
     elif metric == "macro_f1":
         labels = np.unique(y_true)
-        values = np.array([
-            f1_score(y_true[i], y_pred[i], labels=labels, average="macro", zero_division=0)
-            for i in indices
-        ])  # fmt: skip
+        values = np.array(
+            [f1_score(y_true[i], y_pred[i], labels=labels, average="macro", zero_division=0) for i in indices]
+        )
     else:
         raise ValueError(f"metric: got {metric!r}; choose from ['accuracy', 'macro_f1']")
     tail = (1 - level) / 2 * 100

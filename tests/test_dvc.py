@@ -15,8 +15,12 @@ import yaml
 from tests.conftest import SMALL, make_folder
 
 ROOT = Path(__file__).resolve().parents[1]
-GIT_ID = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-          "GIT_COMMITTER_EMAIL": "t@t"}  # fmt: skip
+GIT_ID = {
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@t",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@t",
+}
 
 
 def _sh(cwd: Path, *args: str) -> str:
@@ -48,6 +52,11 @@ def project(tmp_path_factory) -> Path:
     heads["glmnet"].update(n_lambda=20)
     heads["finetune"].update(image_size=32, epochs=1, batch_size=4, freeze="layer3")
     params["compare"]["resamples"] = 200
+    params["pca"]["sizes"] = [2, 4, 8]
+    params["robustness"].update(corruptions=["blur", "occlusion"], severities=[1, 5])
+    params["robustness"]["feature"].update(add_counts=[10], zero_counts=[100], gaussian_levels=[0.5])
+    params["robustness"]["adversarial"].update(images=4, epsilons=[0.004], pgd_epsilons=[0.004])
+    params["confusion"].update(gallery=6, label_issue_folds=3)
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     _sh(project, "git", "init", "-q")
     _sh(project, "dvc", "init", "-q")
@@ -56,7 +65,18 @@ def project(tmp_path_factory) -> Path:
 
 def test_repro_runs_every_stage_then_nothing(project):
     first = _sh(project, "dvc", "repro")
-    for stage in ("prepare", "embed", "train@mlp", "train@finetune", "evaluate@glmnet", "compare"):
+    for stage in (
+        "prepare",
+        "embed",
+        "train@mlp",
+        "train@finetune",
+        "evaluate@glmnet",
+        "compare",
+        "pca",
+        "robustness",
+        "confusion",
+        "report",
+    ):
         assert f"Running stage '{stage}'" in first
     assert "30 computed, 0 reused" in first
     compare = json.loads((project / "metrics" / "compare.json").read_text())
@@ -72,6 +92,6 @@ def test_experiment_on_one_head_reruns_only_that_head(project):
     _sh(project, "git", "commit", "-qm", "baseline")
     out = _sh(project, "dvc", "exp", "run", "-S", "heads.mlp.dropout=0.3")
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
-    assert ran == {"train@mlp", "evaluate@mlp", "compare"}
+    assert ran == {"train@mlp", "evaluate@mlp", "compare", "robustness", "confusion", "report"}
     shown = _sh(project, "dvc", "exp", "show", "--no-pager", "--md")
     assert "0.3" in shown and "0.5" in shown

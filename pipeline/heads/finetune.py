@@ -115,8 +115,9 @@ class FinetuneHead(Head):
         if self.balance == "weights":
             weight = torch.tensor(
                 compute_class_weight("balanced", classes=np.arange(len(self.classes_)), y=targets),
-                dtype=torch.float32, device=device,
-            )  # fmt: skip
+                dtype=torch.float32,
+                device=device,
+            )
         loss_fn = nn.CrossEntropyLoss(weight=weight, label_smoothing=self.label_smoothing)
 
         max_lr = self.max_lr
@@ -199,12 +200,14 @@ class FinetuneHead(Head):
         """PIL image to uint8 tensor; normalisation happens batched, on the device."""
         if not train:
             return self.preprocessing_.to_uint8
-        return v2.Compose([
-            v2.RandomResizedCrop(self.image_size, scale=(0.35, 1.0), antialias=True),
-            v2.RandomHorizontalFlip(),
-            v2.ColorJitter(0.2, 0.2, 0.2),
-            v2.PILToTensor(),
-        ])  # fmt: skip
+        return v2.Compose(
+            [
+                v2.RandomResizedCrop(self.image_size, scale=(0.35, 1.0), antialias=True),
+                v2.RandomHorizontalFlip(),
+                v2.ColorJitter(0.2, 0.2, 0.2),
+                v2.PILToTensor(),
+            ]
+        )
 
     def _batch(self, images: torch.Tensor, device) -> torch.Tensor:
         images = self.preprocessing_.normalize(images.to(device, non_blocking=True))
@@ -220,10 +223,14 @@ class FinetuneHead(Head):
             )
             shuffle = False
         return DataLoader(
-            dataset, batch_size=self.batch_size, shuffle=shuffle, sampler=sampler,
-            num_workers=self.num_workers, drop_last=train and len(paths) > self.batch_size,
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            sampler=sampler,
+            num_workers=self.num_workers,
+            drop_last=train and len(paths) > self.batch_size,
             generator=torch.Generator().manual_seed(self.seed),
-        )  # fmt: skip
+        )
 
     def _init_from_probe(self, backbone, paths, targets, device, precision) -> float:
         """LP-FT: fit a linear probe on frozen features, start the new fc from it.

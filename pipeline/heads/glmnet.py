@@ -36,7 +36,7 @@ class GlmnetHead(Head):
         n_splits: int = 3,
         lambda_rule: str = "min",
         standardize: bool = True,
-        scoring: str = "accuracy",
+        scoring: str = "log_loss",
         max_iter: int = 100_000,
         tol: float = 1e-7,
         n_jobs: int = 1,
@@ -133,10 +133,14 @@ class GlmnetHead(Head):
 
     def _save_state(self, directory: Path) -> None:
         np.savez(
-            directory / "coef.npz", coef=self.coef_, intercept=self.intercept_,
-            lambda_=self.lambda_, lambda_path=self.lambda_path_,
-            converged=self.converged_, warnings=np.array(self.warnings_, dtype=str),
-        )  # fmt: skip
+            directory / "coef.npz",
+            coef=self.coef_,
+            intercept=self.intercept_,
+            lambda_=self.lambda_,
+            lambda_path=self.lambda_path_,
+            converged=self.converged_,
+            warnings=np.array(self.warnings_, dtype=str),
+        )
 
     def _load_state(self, directory: Path) -> None:
         state = np.load(directory / "coef.npz")

@@ -65,8 +65,13 @@ def run(
     mcnemar = {
         f"{a} vs {b}": mcnemar_exact(correct[a], correct[b]) for a, b in itertools.combinations(heads, 2)
     }
-    result = {"n_test": len(y_true), "resamples": params.resamples, "level": params.level,
-              "heads": table, "mcnemar": mcnemar}  # fmt: skip
+    result = {
+        "n_test": len(y_true),
+        "resamples": params.resamples,
+        "level": params.level,
+        "heads": table,
+        "mcnemar": mcnemar,
+    }
     out_json.parent.mkdir(parents=True, exist_ok=True)
     out_json.write_text(json.dumps(result, indent=2))
     out_md.parent.mkdir(parents=True, exist_ok=True)

@@ -26,18 +26,27 @@ def run(
     _check_unchanged(paths, keys)
 
     extractor = create_extractor(
-        backbone.arch, backbone.weights, params.device, params.precision,
-        seed=backbone.seed, resize=backbone.resize, crop=backbone.crop,
-    )  # fmt: skip
+        backbone.arch,
+        backbone.weights,
+        params.device,
+        params.precision,
+        seed=backbone.seed,
+        resize=backbone.resize,
+        crop=backbone.crop,
+    )
     print(
         f"embed: extractor {extractor.fingerprint} ({extractor.backbone.weights_id}, "
         f"{extractor.precision} on {extractor.device})"
     )
     store = FeatureStore(params.store)
     report = extract(
-        paths, store, extractor, keys=keys,
-        batch_size=params.batch_size, num_workers=params.num_workers,
-    )  # fmt: skip
+        paths,
+        store,
+        extractor,
+        keys=keys,
+        batch_size=params.batch_size,
+        num_workers=params.num_workers,
+    )
     if report.failures:
         listing = "\n".join(f"  {f.path}: {f.reason}" for f in report.failures)
         raise DataError(

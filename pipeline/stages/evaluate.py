@@ -47,13 +47,21 @@ def run(
     fit = json.loads((head_dir / "fit.json").read_text())
     metrics = {
         "head": name,
-        **{split: classification_metrics(emb.labels[emb.split == split], proba[emb.split == split],
-                                         emb.classes, params.top_k, params.ece_bins)
-           for split in SPLITS if (emb.split == split).any()},
+        **{
+            split: classification_metrics(
+                emb.labels[emb.split == split],
+                proba[emb.split == split],
+                emb.classes,
+                params.top_k,
+                params.ece_bins,
+            )
+            for split in SPLITS
+            if (emb.split == split).any()
+        },
         "fit_seconds": fit["fit_seconds"],
         "predict_ms_per_image": 1000 * predict_seconds / len(X),
         "model_bytes": sum(f.stat().st_size for f in head_dir.iterdir() if f.is_file()),
-    }  # fmt: skip
+    }
     metrics_path.parent.mkdir(parents=True, exist_ok=True)
     metrics_path.write_text(json.dumps(metrics, indent=2))
     _write_predictions(predictions_path, emb, proba)
@@ -71,12 +79,20 @@ def _write_predictions(path: Path, emb, proba: np.ndarray) -> None:
     predicted = proba.argmax(axis=1)
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["path", "split", "true", "predicted", "confidence",
-                         *[f"p_{c}" for c in emb.classes]])  # fmt: skip
+        writer.writerow(
+            ["path", "split", "true", "predicted", "confidence", *[f"p_{c}" for c in emb.classes]]
+        )
         for i in range(len(proba)):
-            writer.writerow([emb.paths[i], emb.split[i], emb.classes[emb.labels[i]],
-                             emb.classes[predicted[i]], f"{proba[i].max():.6f}",
-                             *(f"{p:.6g}" for p in proba[i])])  # fmt: skip
+            writer.writerow(
+                [
+                    emb.paths[i],
+                    emb.split[i],
+                    emb.classes[emb.labels[i]],
+                    emb.classes[predicted[i]],
+                    f"{proba[i].max():.6f}",
+                    *(f"{p:.6g}" for p in proba[i]),
+                ]
+            )
 
 
 def _write_confusion(path: Path, emb, proba: np.ndarray) -> None:

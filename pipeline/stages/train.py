@@ -24,8 +24,13 @@ def build_head(name: str, params_path: Path) -> Head:
         raise ParamsError(f"heads.{name}: expected a mapping of keys, got {own!r}")
     backbone = read_block("backbone", BackboneParams, params_path)
     embed = read_block("embed", EmbedParams, params_path)
-    shared = {"arch": backbone.arch, "weights": backbone.weights, "store": embed.store,
-              "device": embed.device, "precision": embed.precision}  # fmt: skip
+    shared = {
+        "arch": backbone.arch,
+        "weights": backbone.weights,
+        "store": embed.store,
+        "device": embed.device,
+        "precision": embed.precision,
+    }
     inherited = {key: shared[key] for key in head_class(name).shared_params}
     return make_head(name, **{**inherited, **own})
 

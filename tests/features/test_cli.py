@@ -16,9 +16,24 @@ def test_extract_then_info_then_reuse(tmp_path, image_folder):
     (image_folder / "cats" / "broken.jpg").write_bytes(b"")
     (image_folder / "notes.txt").write_text("not an image")
     store = tmp_path / "s.h5"
-    args = ["extract", str(image_folder), "--store", str(store), "--weights", "none",
-            "--device", "cpu", "--precision", "fp32", "--batch-size", "4",
-            "--resize", str(SMALL), "--crop", str(SMALL)]  # fmt: skip
+    args = [
+        "extract",
+        str(image_folder),
+        "--store",
+        str(store),
+        "--weights",
+        "none",
+        "--device",
+        "cpu",
+        "--precision",
+        "fp32",
+        "--batch-size",
+        "4",
+        "--resize",
+        str(SMALL),
+        "--crop",
+        str(SMALL),
+    ]
     first = _run(*args)
     assert first.returncode == 0, first.stderr
     assert "15 computed, 0 reused, 1 failed" in first.stdout

@@ -10,8 +10,16 @@ from features import create_backbone
 from pipeline.heads import HEADS, make_head
 from tests.conftest import make_folder
 
-SMALL = {"weights": "none", "image_size": 32, "epochs": 2, "batch_size": 4, "freeze": "layer3",
-         "device": "cpu", "precision": "fp32", "verbose": False}  # fmt: skip
+SMALL = {
+    "weights": "none",
+    "image_size": 32,
+    "epochs": 2,
+    "batch_size": 4,
+    "freeze": "layer3",
+    "device": "cpu",
+    "precision": "fp32",
+    "verbose": False,
+}
 
 
 @pytest.fixture(scope="module")

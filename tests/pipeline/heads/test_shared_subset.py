@@ -42,7 +42,15 @@ def test_embedding_heads_beat_chance_widely(subset, name):
 def test_finetune_beats_chance_widely_with_cpu_settings(subset):
     _, paths, labels, split, store = subset
     train, valid, test = split == "train", split == "valid", split == "test"
-    head = make_head("finetune", weights="none", image_size=112, epochs=3, freeze="layer3",
-                     max_lr=0.001, store=str(store.path), verbose=False)  # fmt: skip
+    head = make_head(
+        "finetune",
+        weights="none",
+        image_size=112,
+        epochs=3,
+        freeze="layer3",
+        max_lr=0.001,
+        store=str(store.path),
+        verbose=False,
+    )
     head.fit(paths[train], labels[train], eval_set=(paths[valid], labels[valid]))
     assert head.score(paths[test], labels[test]) > 4 * CHANCE

@@ -62,18 +62,31 @@ def test_train_evaluate_compare(tmp_path, params_file, embeddings):
     for name in ("knn", "logreg"):
         head = train.build_head(name, params_file({}))
         train.run(head, embeddings, "unused", tmp_path / "heads" / name)
-        evaluate.run(name, EvaluateParams(), tmp_path / "heads" / name, embeddings, "unused",
-                     tmp_path / "m" / f"{name}.json", tmp_path / "p" / f"{name}.csv",
-                     tmp_path / "c" / f"{name}.csv")  # fmt: skip
+        evaluate.run(
+            name,
+            EvaluateParams(),
+            tmp_path / "heads" / name,
+            embeddings,
+            "unused",
+            tmp_path / "m" / f"{name}.json",
+            tmp_path / "p" / f"{name}.csv",
+            tmp_path / "c" / f"{name}.csv",
+        )
     metrics = json.loads((tmp_path / "m" / "knn.json").read_text())
     assert set(metrics) >= {"train", "valid", "test", "fit_seconds", "predict_ms_per_image", "model_bytes"}
     assert metrics["test"]["n"] == 12 and set(metrics["test"]["per_class"]) == {"x", "y", "z"}
     header = (tmp_path / "p" / "knn.csv").read_text().splitlines()[0]
     assert header == "path,split,true,predicted,confidence,p_x,p_y,p_z"
 
-    result = compare.run(["knn", "logreg"], CompareParams(resamples=200), str(tmp_path / "m" / "{head}.json"),
-                         str(tmp_path / "p" / "{head}.csv"), tmp_path / "compare.json",
-                         tmp_path / "compare.md", tmp_path / "compare.png")  # fmt: skip
+    result = compare.run(
+        ["knn", "logreg"],
+        CompareParams(resamples=200),
+        str(tmp_path / "m" / "{head}.json"),
+        str(tmp_path / "p" / "{head}.csv"),
+        tmp_path / "compare.json",
+        tmp_path / "compare.md",
+        tmp_path / "compare.png",
+    )
     assert result["n_test"] == 12 and set(result["mcnemar"]) == {"knn vs logreg"}
     low, high = result["heads"]["knn"]["test_accuracy_ci"]
     assert low <= result["heads"]["knn"]["test_accuracy"] <= high

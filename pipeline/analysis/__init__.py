@@ -1,0 +1,1 @@
+"""Analyses of embeddings and fitted heads: PCA, robustness, confusion, label issues."""
