@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from features import FeatureStore, create_extractor, extract, sha256_files
+from features import Extractor, FeatureStore, create_extractor, extract, sha256_files
 
 from ..config import BackboneParams, DataParams, EmbedParams
 from ..embeddings import Embeddings, save_embeddings
@@ -25,15 +25,7 @@ def run(
     keys = [r.sha256 for r in rows]
     _check_unchanged(paths, keys)
 
-    extractor = create_extractor(
-        backbone.arch,
-        backbone.weights,
-        params.device,
-        params.precision,
-        seed=backbone.seed,
-        resize=backbone.resize,
-        crop=backbone.crop,
-    )
+    extractor = make_extractor(backbone, params)
     print(
         f"embed: extractor {extractor.fingerprint} ({extractor.backbone.weights_id}, "
         f"{extractor.precision} on {extractor.device})"
@@ -68,6 +60,19 @@ def run(
     save_embeddings(out, embeddings)
     print(f"embed: {len(rows)} images -> {out}: {report.summary()}")
     return embeddings
+
+
+def make_extractor(backbone: BackboneParams, params: EmbedParams) -> Extractor:
+    """The extractor the params describe; fails before any image is read if weights are missing."""
+    return create_extractor(
+        backbone.arch,
+        backbone.weights,
+        params.device,
+        params.precision,
+        seed=backbone.seed,
+        resize=backbone.resize,
+        crop=backbone.crop,
+    )
 
 
 def _check_unchanged(paths: list[str], keys: list[str]) -> None:

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from features import FeatureStore, create_extractor, derived_key, extract, read_image
+from features import FeatureStore, derived_key, extract, read_image
 
 from ..analysis.adversarial import attack_accuracy
 from ..analysis.corruptions import Corruption
@@ -23,6 +23,7 @@ from ..heads import Head, enabled_heads, head_class
 from ..heads.base import Affine
 from ..params import load_params, read_block
 from ..plots import plot_line_grid
+from .embed import make_extractor
 
 
 def _scored(accuracy: float, clean: float) -> dict:
@@ -71,15 +72,7 @@ def run(
             )
 
     # Image space: corrupted test images, embedded under keys of their own in the store.
-    extractor = create_extractor(
-        backbone.arch,
-        backbone.weights,
-        embed.device,
-        embed.precision,
-        seed=backbone.seed,
-        resize=backbone.resize,
-        crop=backbone.crop,
-    )
+    extractor = make_extractor(backbone, embed)
     if extractor.fingerprint != emb.fingerprint:
         raise DataError(f"{embeddings_path} was made by another extractor; run `dvc repro embed` first")
     store = FeatureStore(embed.store)
