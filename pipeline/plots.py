@@ -9,6 +9,7 @@ import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 
 def plot_lr_find(result: dict, path: Path) -> None:
@@ -130,24 +131,34 @@ def plot_line_grid(
     ylabel: str,
     baseline: float | None = None,
     suptitle: str = "",
+    names: list[str] | None = None,
 ) -> None:
-    """A grid of small line plots: panel -> head -> {x: y}, one legend for all."""
+    """A grid of small line plots: panel -> head -> {x: y}, one legend for all.
+
+    Each of `names` keeps one colour in every panel and every figure drawn with the same
+    `names`, even where some are missing.
+    """
     n = len(panels)
     cols = min(3, n)
     rows = (n + cols - 1) // cols
+    names = names or list(dict.fromkeys(name for series in panels.values() for name in series))
+    colors = {name: plt.get_cmap("tab10")(i % 10) for i, name in enumerate(names)}
+    names = [name for name in names if any(name in series for series in panels.values())]
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.3 * rows), dpi=110, squeeze=False)
     for ax, (panel, series) in zip(axes.flat, panels.items(), strict=False):
         for name, points in series.items():
             xs = sorted(points, key=float)
-            ax.plot([float(x) for x in xs], [points[x] for x in xs], marker="o", markersize=3, label=name)
+            ax.plot([float(x) for x in xs], [points[x] for x in xs], marker="o", markersize=3,
+                    color=colors[name], label=name)  # fmt: skip
         if baseline is not None:
             ax.axhline(baseline, color="grey", linestyle="--", linewidth=1)
         ax.set(title=panel, xlabel=xlabel, ylabel=ylabel, ylim=(0, 1))
+        ax.xaxis.set_major_locator(MaxNLocator(5))
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False)
+    handles = [plt.Line2D([], [], color=colors[name], marker="o", markersize=3) for name in names]
+    fig.legend(handles, names, loc="lower center", ncol=len(names), frameon=False)
     if suptitle:
         fig.suptitle(suptitle)
     fig.tight_layout(rect=(0, 0.06, 1, 1))

@@ -175,6 +175,7 @@ def _plot(results: dict, reports: Path, chance: float) -> None:
         "test accuracy",
         chance,
         "Feature-space perturbations of the test embeddings",
+        names=list(results),
     )
     plot_line_grid(
         panels("image"),
@@ -183,6 +184,7 @@ def _plot(results: dict, reports: Path, chance: float) -> None:
         "test accuracy",
         chance,
         "Image corruptions of the test images",
+        names=list(results),
     )
     attacks = {}
     for head, r in results.items():
@@ -199,6 +201,7 @@ def _plot(results: dict, reports: Path, chance: float) -> None:
         "accuracy on attacked images",
         chance,
         "White-box attacks through backbone and head",
+        names=list(results),
     )
 
 
