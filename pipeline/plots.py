@@ -100,30 +100,6 @@ def plot_scatter(Z: np.ndarray, labels: np.ndarray, classes: list[str], path: Pa
     plt.close(fig)
 
 
-def plot_lines(
-    series: dict[str, dict],
-    path: Path,
-    title: str,
-    xlabel: str,
-    ylabel: str,
-    xscale: str = "linear",
-    baseline: float | None = None,
-) -> None:
-    """One line per name over shared x values; an optional dashed chance baseline."""
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
-    for name, points in series.items():
-        xs = sorted(points, key=float)
-        ax.plot([float(x) for x in xs], [points[x] for x in xs], marker="o", label=name)
-    if baseline is not None:
-        ax.axhline(baseline, color="grey", linestyle="--", linewidth=1, label="chance")
-    ax.set(xscale=xscale, xlabel=xlabel, ylabel=ylabel, ylim=(0, 1), title=title)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-
-
 def plot_line_grid(
     panels: dict[str, dict[str, dict]],
     path: Path,
@@ -132,6 +108,7 @@ def plot_line_grid(
     baseline: float | None = None,
     suptitle: str = "",
     names: list[str] | None = None,
+    xscale: str = "linear",
 ) -> None:
     """A grid of small line plots: panel -> head -> {x: y}, one legend for all.
 
@@ -144,7 +121,8 @@ def plot_line_grid(
     names = names or list(dict.fromkeys(name for series in panels.values() for name in series))
     colors = {name: plt.get_cmap("tab10")(i % 10) for i, name in enumerate(names)}
     names = [name for name in names if any(name in series for series in panels.values())]
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.3 * rows), dpi=110, squeeze=False)
+    size = (4.2 * cols, 3.3 * rows) if n > 1 else (7, 4.4)
+    fig, axes = plt.subplots(rows, cols, figsize=size, dpi=110, squeeze=False)
     for ax, (panel, series) in zip(axes.flat, panels.items(), strict=False):
         for name, points in series.items():
             xs = sorted(points, key=float)
@@ -152,13 +130,18 @@ def plot_line_grid(
                     color=colors[name], label=name)  # fmt: skip
         if baseline is not None:
             ax.axhline(baseline, color="grey", linestyle="--", linewidth=1)
-        ax.set(title=panel, xlabel=xlabel, ylabel=ylabel, ylim=(0, 1))
-        ax.xaxis.set_major_locator(MaxNLocator(5))
+        ax.set(title=panel, xlabel=xlabel, ylabel=ylabel, ylim=(0, 1), xscale=xscale)
+        if xscale == "linear":
+            ax.xaxis.set_major_locator(MaxNLocator(5))
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
     handles = [plt.Line2D([], [], color=colors[name], marker="o", markersize=3) for name in names]
-    fig.legend(handles, names, loc="lower center", ncol=len(names), frameon=False)
+    labels = list(names)
+    if baseline is not None:
+        handles.append(plt.Line2D([], [], color="grey", linestyle="--", linewidth=1))
+        labels.append("chance")
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False)
     if suptitle:
         fig.suptitle(suptitle)
     fig.tight_layout(rect=(0, 0.06, 1, 1))

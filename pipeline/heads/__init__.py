@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 
 from ..exceptions import ParamsError
+from ..params import load_params
 from .base import Head
 from .finetune import FinetuneHead
 from .glmnet import GlmnetHead
@@ -49,4 +50,8 @@ def enabled_heads(heads_block: dict) -> list[str]:
     return enabled
 
 
-__all__ = ["HEADS", "Head", "enabled_heads", "head_class", "make_head"]
+def read_enabled_heads(params_path) -> list[str]:
+    return enabled_heads(load_params(params_path).get("heads", {}))
+
+
+__all__ = ["HEADS", "Head", "enabled_heads", "read_enabled_heads", "head_class", "make_head"]

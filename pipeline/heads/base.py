@@ -111,6 +111,13 @@ class Affine(nn.Module):
         return x * self.scale + self.shift
 
 
+def pixel_normalizer(prep) -> Affine:
+    """[0, 1] pixels to the network's normalised input, as a layer gradients flow through."""
+    mean = torch.tensor(prep.mean).view(1, 3, 1, 1)
+    std = torch.tensor(prep.std).view(1, 3, 1, 1)
+    return Affine(1 / std, -mean / std)
+
+
 def linear_module(coef: np.ndarray, intercept: np.ndarray) -> nn.Linear:
     """A frozen torch Linear computing X @ coef.T + intercept."""
     layer = nn.Linear(coef.shape[1], coef.shape[0])

@@ -23,7 +23,7 @@ from features.constants import DEVICES, PRECISIONS
 from features.extractor import Extractor
 from features.runtime import autocast, resolve_device, resolve_precision
 
-from .base import Affine, Head, check_choice, check_range
+from .base import Head, check_choice, check_range, pixel_normalizer
 
 FREEZE = ("none", "stem", "layer1", "layer2", "layer3", "layer4")
 GROUPS = ("stem", "layer1", "layer2", "layer3", "layer4", "fc")  # input to output
@@ -170,9 +170,7 @@ class FinetuneHead(Head):
     def differentiable(self) -> nn.Module:
         """[0, 1] pixels at this head's crop size to logits, normalisation inside."""
         check_is_fitted(self, "model_")
-        prep = self.preprocessing_
-        mean, std = torch.tensor(prep.mean).view(1, 3, 1, 1), torch.tensor(prep.std).view(1, 3, 1, 1)
-        return nn.Sequential(Affine(1 / std, -mean / std), self.model_).eval()
+        return nn.Sequential(pixel_normalizer(self.preprocessing_), self.model_).eval()
 
     def fit_report(self) -> dict:
         report = {"epochs_run": len(self.history_), "best_epoch": self.best_epoch_, "max_lr": self.max_lr_}

@@ -3,31 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import itertools
 import json
 from pathlib import Path
 
-import numpy as np
-
 from ..config import CompareParams
-from ..exceptions import DataError
-from ..heads import enabled_heads
-from ..params import load_params, read_block
+from ..heads import read_enabled_heads
+from ..params import read_block
 from ..plots import plot_comparison
+from ..predictions import read_all_heads
 from ..stats import bootstrap_indices, bootstrap_interval, mcnemar_exact
-
-
-def _test_predictions(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
-    if not path.is_file():
-        raise DataError(f"{path} not found: run `dvc repro` so every enabled head is evaluated")
-    with open(path, newline="", encoding="utf-8") as handle:
-        rows = [r for r in csv.DictReader(handle) if r["split"] == "test"]
-    return (
-        [r["path"] for r in rows],
-        np.array([r["true"] for r in rows]),
-        np.array([r["predicted"] for r in rows]),
-    )
 
 
 def run(
@@ -39,15 +24,12 @@ def run(
     out_md: Path,
     out_png: Path,
 ) -> dict:
-    predictions = {h: _test_predictions(Path(predictions_tpl.format(head=h))) for h in heads}
-    paths, y_true, _ = predictions[heads[0]]
-    for head, (other_paths, other_true, _) in predictions.items():
-        if other_paths != paths or not np.array_equal(other_true, y_true):
-            raise DataError(f"{head} was evaluated on other test rows than {heads[0]}; run `dvc repro`")
+    predictions = read_all_heads(heads, predictions_tpl)
+    y_true = predictions[heads[0]].true
     indices = bootstrap_indices(len(y_true), params.resamples, params.seed)
     table = {}
     for head in heads:
-        y_pred = predictions[head][2]
+        y_pred = predictions[head].predicted
         metrics = json.loads(Path(metrics_tpl.format(head=head)).read_text())
         test = metrics["test"]
         table[head] = {
@@ -61,7 +43,7 @@ def run(
             "predict_ms_per_image": metrics["predict_ms_per_image"],
             "model_bytes": metrics["model_bytes"],
         }
-    correct = {h: predictions[h][2] == y_true for h in heads}
+    correct = {h: predictions[h].predicted == y_true for h in heads}
     mcnemar = {
         f"{a} vs {b}": mcnemar_exact(correct[a], correct[b]) for a, b in itertools.combinations(heads, 2)
     }
@@ -131,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out-md", type=Path, required=True)
     parser.add_argument("--out-png", type=Path, required=True)
     args = parser.parse_args(argv)
-    heads = enabled_heads(load_params(args.params).get("heads", {}))
+    heads = read_enabled_heads(args.params)
     run(
         heads,
         read_block("compare", CompareParams, args.params),

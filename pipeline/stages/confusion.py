@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import csv
+import functools
 import itertools
 import json
 from collections import Counter
@@ -17,16 +17,12 @@ from features import read_image
 from ..analysis.label_issues import find_label_issues, out_of_fold_proba
 from ..config import ConfusionParams, DataParams
 from ..embeddings import load_embeddings
-from ..heads import enabled_heads
-from ..params import load_params, read_block
+from ..heads import read_enabled_heads
+from ..params import read_block
 from ..plots import plot_bars, plot_confusion, plot_gallery
+from ..predictions import read_all_heads
 
 THUMBNAIL = (160, 160)
-
-
-def _predictions(path: Path) -> dict[str, dict]:
-    with open(path, newline="", encoding="utf-8") as handle:
-        return {r["path"]: r for r in csv.DictReader(handle) if r["split"] == "test"}
 
 
 def run(
@@ -44,20 +40,20 @@ def run(
     root = Path(data_root).expanduser()
     reports.mkdir(parents=True, exist_ok=True)
 
+    @functools.cache  # the same image shows up in many heads' galleries
     def thumb(rel: str) -> Image.Image:
         image = read_image(root / rel)
         image.thumbnail(THUMBNAIL)
         return image
 
-    test_paths = list(emb.paths[emb.split == "test"])
-    predictions = {h: _predictions(Path(predictions_tpl.format(head=h))) for h in heads}
-    true = np.array([index[predictions[heads[0]][p]["true"]] for p in test_paths])
+    predictions = read_all_heads(heads, predictions_tpl)
+    test_paths = predictions[heads[0]].paths
+    true = np.array([index[c] for c in predictions[heads[0]].true])
     result: dict = {"heads": {}}
     predicted: dict[str, np.ndarray] = {}
     for head in heads:
-        rows = [predictions[head][p] for p in test_paths]
-        pred = np.array([index[r["predicted"]] for r in rows])
-        confidence = np.array([float(r["confidence"]) for r in rows])
+        pred = np.array([index[c] for c in predictions[head].predicted])
+        confidence = predictions[head].confidence
         predicted[head] = pred
         counts = np.zeros((len(classes), len(classes)))
         np.add.at(counts, (true, pred), 1)
@@ -185,7 +181,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--metrics", type=Path, required=True)
     parser.add_argument("--reports", type=Path, required=True)
     args = parser.parse_args(argv)
-    heads = enabled_heads(load_params(args.params).get("heads", {}))
+    heads = read_enabled_heads(args.params)
     run(
         heads,
         read_block("confusion", ConfusionParams, args.params),

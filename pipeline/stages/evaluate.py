@@ -16,6 +16,7 @@ from ..exceptions import PipelineError
 from ..heads import head_class
 from ..metrics import classification_metrics
 from ..params import read_block
+from ..predictions import write_predictions
 from ..splits import SPLITS
 
 
@@ -64,7 +65,7 @@ def run(
     }
     metrics_path.parent.mkdir(parents=True, exist_ok=True)
     metrics_path.write_text(json.dumps(metrics, indent=2))
-    _write_predictions(predictions_path, emb, proba)
+    write_predictions(predictions_path, emb, proba)
     _write_confusion(confusion_path, emb, proba)
     test = metrics.get("test", {})
     print(
@@ -72,27 +73,6 @@ def run(
         f"macro F1 {test.get('macro_f1', float('nan')):.4f} -> {metrics_path}"
     )
     return metrics
-
-
-def _write_predictions(path: Path, emb, proba: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    predicted = proba.argmax(axis=1)
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(
-            ["path", "split", "true", "predicted", "confidence", *[f"p_{c}" for c in emb.classes]]
-        )
-        for i in range(len(proba)):
-            writer.writerow(
-                [
-                    emb.paths[i],
-                    emb.split[i],
-                    emb.classes[emb.labels[i]],
-                    emb.classes[predicted[i]],
-                    f"{proba[i].max():.6f}",
-                    *(f"{p:.6g}" for p in proba[i]),
-                ]
-            )
 
 
 def _write_confusion(path: Path, emb, proba: np.ndarray) -> None:

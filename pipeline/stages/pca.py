@@ -10,7 +10,7 @@ from ..analysis.pca import accuracy_by_components, components_for, fit_pca
 from ..config import PCAParams
 from ..embeddings import load_embeddings
 from ..params import read_block
-from ..plots import plot_explained_variance, plot_lines, plot_scatter
+from ..plots import plot_explained_variance, plot_line_grid, plot_scatter
 
 
 def run(params: PCAParams, embeddings_path: Path, metrics_path: Path, reports: Path) -> dict:
@@ -39,14 +39,13 @@ def run(params: PCAParams, embeddings_path: Path, metrics_path: Path, reports: P
         reports / "scatter.png",
         f"Embeddings on the first two principal components ({ratios[:2].sum():.0%} of variance)",
     )
-    plot_lines(
-        {"L2 logistic regression": accuracy},
+    plot_line_grid(
+        {"Test accuracy against the number of components kept": {"L2 logistic regression": accuracy}},
         reports / "accuracy.png",
-        "Test accuracy against the number of components kept",
         "components",
         "test accuracy",
-        xscale="log",
         baseline=1 / len(emb.classes),
+        xscale="log",
     )
     print(f"pca: {marks} components for those variance fractions; accuracy by size {accuracy}")
     return result

@@ -19,9 +19,9 @@ from ..analysis.feature_noise import perturb
 from ..config import BackboneParams, DataParams, EmbedParams, RobustnessParams
 from ..embeddings import load_embeddings
 from ..exceptions import DataError
-from ..heads import Head, enabled_heads, head_class
-from ..heads.base import Affine
-from ..params import load_params, read_block
+from ..heads import Head, head_class, read_enabled_heads
+from ..heads.base import pixel_normalizer
+from ..params import read_block
 from ..plots import plot_line_grid
 from .embed import make_extractor
 
@@ -152,8 +152,7 @@ def _pixel_model(head: Head, module: nn.Module, extractor) -> tuple[nn.Module, o
     if head.input_kind == "images":
         return module.to(extractor.device).requires_grad_(False), head.preprocessing_
     prep = extractor.backbone.preprocessing
-    mean, std = torch.tensor(prep.mean).view(1, 3, 1, 1), torch.tensor(prep.std).view(1, 3, 1, 1)
-    model = nn.Sequential(Affine(1 / std, -mean / std), extractor.model, module)
+    model = nn.Sequential(pixel_normalizer(prep), extractor.model, module)
     return model.to(extractor.device).eval().requires_grad_(False), prep  # gradients for inputs only
 
 
@@ -214,7 +213,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reports", type=Path, required=True)
     args = parser.parse_args(argv)
     params = read_block("robustness", RobustnessParams, args.params)
-    names = enabled_heads(load_params(args.params).get("heads", {}))
+    names = read_enabled_heads(args.params)
     heads = {n: head_class(n).load(Path(args.heads.format(head=n))) for n in names}
     run(
         heads,
