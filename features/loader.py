@@ -27,15 +27,23 @@ class Batch:
 
 
 class ImageDataset(Dataset):
+    """Decoded images as uint8 tensors; an image that fails is returned as its reason, never dropped.
+
+    `transform(image, position)` alters the decoded image first (corruptions); `to_tensor`
+    replaces the preprocessing's deterministic resize and crop (training augmentation).
+    """
+
     def __init__(
         self,
         paths: Sequence[str],
         preprocessing: Preprocessing,
         transform: ImageTransform | None = None,
+        to_tensor: Callable[[Image.Image], torch.Tensor] | None = None,
     ):
         self.paths = list(paths)
         self.preprocessing = preprocessing
         self.transform = transform
+        self.to_tensor = to_tensor or preprocessing.to_uint8
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -47,7 +55,7 @@ class ImageDataset(Dataset):
             return position, None, exc.reason
         if self.transform is not None:
             image = self.transform(image, position)
-        return position, self.preprocessing.to_uint8(image), None
+        return position, self.to_tensor(image), None
 
 
 def collate(items) -> Batch:

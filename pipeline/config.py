@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from features.constants import DEVICES, PRECISIONS
 
+from .exceptions import ParamsError
 from .params import spec
 
 CALTECH_22 = [
@@ -32,6 +33,13 @@ CALTECH_22 = [
     "wrench",
     "yin_yang",
 ]
+
+
+# Heads `heads.enabled` may name; each is a class in pipeline/heads/<name>.py.
+HEAD_NAMES = ("mlp", "glmnet", "finetune", "knn", "logreg")
+
+# Image corruptions the robustness stage knows (pipeline/analysis/corruptions.py).
+CORRUPTIONS = ("gaussian_noise", "blur", "jpeg", "brightness", "contrast", "occlusion")
 
 
 @dataclass(frozen=True)
@@ -126,16 +134,9 @@ class AdversarialParams:
 class RobustnessParams:
     seed: int = spec(0, min=0)
     feature: FeatureNoiseParams = spec(FeatureNoiseParams())
-    corruptions: list[str] = spec(["gaussian_noise", "blur", "jpeg", "brightness", "contrast", "occlusion"])
+    corruptions: list[str] = spec(list(CORRUPTIONS), choices=CORRUPTIONS)
     severities: list[int] = spec([1, 2, 3, 4, 5], min=1, max=5)
     adversarial: AdversarialParams = spec(AdversarialParams())
-
-    def __post_init__(self) -> None:
-        from .analysis.corruptions import CORRUPTIONS
-
-        unknown = [c for c in self.corruptions if c not in CORRUPTIONS]
-        if unknown:
-            raise ValueError(f"corruptions: got {unknown}; choose from {list(CORRUPTIONS)}")
 
 
 @dataclass(frozen=True)
@@ -145,3 +146,18 @@ class ConfusionParams:
     per_class: int = spec(5, min=1)  # most confident images shown per class
     label_issue_folds: int = spec(5, min=2)
     seed: int = spec(0, min=0)
+
+
+def enabled_heads(heads_block: dict) -> list[str]:
+    """`heads.enabled`, checked: known names, each once, at least one."""
+    enabled = heads_block.get("enabled")
+    if not isinstance(enabled, list) or not enabled or not all(isinstance(h, str) for h in enabled):
+        raise ParamsError(
+            f"heads.enabled: got {enabled!r}; give a list of head names from {sorted(HEAD_NAMES)}"
+        )
+    unknown = [name for name in enabled if name not in HEAD_NAMES]
+    if unknown:
+        raise ParamsError(f"heads: got {unknown[0]!r}; choose from {sorted(HEAD_NAMES)}")
+    if len(set(enabled)) != len(enabled):
+        raise ParamsError(f"heads.enabled: got {enabled}; list each head once")
+    return enabled

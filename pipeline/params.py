@@ -1,8 +1,9 @@
 """params.yaml: one dataclass per block, validated at load with messages that name the fix.
 
 A block is a frozen dataclass. Field metadata adds `choices`, `min` and `max`; nested
-dataclasses are nested blocks. `read_block("embed", EmbedParams)` returns a validated
-instance or raises ParamsError naming the key, the value and what is allowed.
+dataclasses are nested blocks. `Params.load()` reads the file once; `params.block("embed",
+EmbedParams)` returns a validated instance or raises ParamsError naming the key, the value
+and what is allowed. Heads check their constructor params with the same `check_value`.
 """
 
 from __future__ import annotations
@@ -22,9 +23,14 @@ DEFAULT_PARAMS = Path("params.yaml")
 T = TypeVar("T")
 
 
+def rule(*, choices=None, min=None, max=None) -> dict:
+    """Validation metadata: allowed values, or inclusive bounds (applied to each list item)."""
+    return {"choices": choices, "min": min, "max": max}
+
+
 def spec(default: Any = dataclasses.MISSING, *, choices=None, min=None, max=None, **kw):
     """A dataclass field with validation metadata (`min`/`max` are inclusive)."""
-    meta = {"choices": choices, "min": min, "max": max}
+    meta = rule(choices=choices, min=min, max=max)
     if isinstance(default, list | dict):  # mutable defaults need a factory
         return dataclasses.field(default_factory=lambda: default.copy(), metadata=meta, **kw)
     return dataclasses.field(default=default, metadata=meta, **kw)
@@ -43,12 +49,47 @@ def load_params(path: str | Path = DEFAULT_PARAMS) -> dict:
     return raw
 
 
+class Params:
+    """params.yaml read once; blocks validated on request."""
+
+    def __init__(self, raw: dict):
+        self.raw = raw
+
+    @classmethod
+    def load(cls, path: str | Path = DEFAULT_PARAMS) -> Params:
+        return cls(load_params(path))
+
+    def block(self, name: str, cls: type[T]) -> T:
+        if name not in self.raw:
+            raise ParamsError(f"params.yaml has no '{name}' block; blocks present: {sorted(self.raw)}")
+        return parse(cls, self.raw[name], name)
+
+    def mapping(self, key: str) -> dict:
+        """A free-form sub-mapping such as `heads` or `heads.mlp` ({} when absent)."""
+        value: Any = self.raw
+        for part in key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise ParamsError(f"{key}: expected a mapping of keys, got {value!r}")
+        return value
+
+
 def read_block(name: str, cls: type[T], path: str | Path = DEFAULT_PARAMS) -> T:
     """Load params.yaml and validate block `name` as `cls`."""
-    raw = load_params(path)
-    if name not in raw:
-        raise ParamsError(f"params.yaml has no '{name}' block; blocks present: {sorted(raw)}")
-    return parse(cls, raw[name], name)
+    return Params.load(path).block(name, cls)
+
+
+def check_keys(given, allowed, prefix: str) -> None:
+    """Unknown keys stop with the closest allowed one suggested."""
+    for key in given:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), list(allowed), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ParamsError(
+                f"{prefix}.{key}: unknown key{hint}; '{prefix.split('.')[-1]}' takes {sorted(allowed)}"
+            )
 
 
 def parse(cls: type[T], raw: Any, prefix: str) -> T:
@@ -56,11 +97,7 @@ def parse(cls: type[T], raw: Any, prefix: str) -> T:
     if not isinstance(raw, dict):
         raise ParamsError(f"{prefix}: expected a mapping of keys, got {raw!r}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    for key in raw:
-        if key not in fields:
-            close = difflib.get_close_matches(str(key), fields, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise ParamsError(f"{prefix}.{key}: unknown key{hint}; '{prefix}' takes {sorted(fields)}")
+    check_keys(raw, fields, prefix)
     hints = typing.get_type_hints(cls)
     values = {}
     for name, field in fields.items():
@@ -69,7 +106,7 @@ def parse(cls: type[T], raw: Any, prefix: str) -> T:
             if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
                 raise ParamsError(f"{key}: missing; add it to params.yaml")
             continue
-        values[name] = _check(raw[name], hints[name], key, field.metadata)
+        values[name] = check_value(raw[name], hints[name], key, field.metadata)
     try:
         return cls(**values)
     except ParamsError:
@@ -78,28 +115,29 @@ def parse(cls: type[T], raw: Any, prefix: str) -> T:
         raise ParamsError(f"{prefix}: {exc}") from exc
 
 
-def _check(value: Any, hint: Any, key: str, meta: typing.Mapping) -> Any:
+def check_value(value: Any, hint: Any, key: str, meta: typing.Mapping) -> Any:
+    """`value` checked against the type `hint` and `meta`'s rule; ints become floats where asked."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
         (inner,) = [a for a in args if a is not type(None)]
-        return _check(value, inner, key, meta)
+        return check_value(value, inner, key, meta)
     if dataclasses.is_dataclass(hint):
         return parse(hint, value, key)
     if origin in (list, tuple):
         if not isinstance(value, list | tuple):
             raise ParamsError(f"{key}: expected a list, got {value!r}")
-        items = [_check(v, args[0], f"{key}[{i}]", meta) for i, v in enumerate(value)]
+        items = [check_value(v, args[0], f"{key}[{i}]", meta) for i, v in enumerate(value)]
         return origin(items)
-    value = _check_type(value, hint, key)
+    given, value = value, _check_type(value, hint, key)
     choices = meta.get("choices")
     if choices is not None and value not in choices:
-        raise ParamsError(f"{key}: got {value!r}; choose from {list(choices)}")
+        raise ParamsError(f"{key}: got {given!r}; choose from {list(choices)}")
     low, high = meta.get("min"), meta.get("max")
     if low is not None and value < low or high is not None and value > high:
         bounds = f"at least {low}" if high is None else f"between {low} and {high}"
-        raise ParamsError(f"{key}: got {value!r}; must be {bounds}")
+        raise ParamsError(f"{key}: got {given!r}; must be {bounds}")
     return value
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .embeddings import Embeddings
-from .exceptions import DataError
+from .exceptions import DataError, PipelineError
 
 
 @dataclass
@@ -20,6 +20,16 @@ class TestPredictions:
     true: np.ndarray  # class names
     predicted: np.ndarray  # class names
     confidence: np.ndarray
+
+
+def aligned_proba(head: str, proba: np.ndarray, head_classes, classes: list[str]) -> np.ndarray:
+    """Columns in the embeddings' class order, whatever order the head learnt them in."""
+    out = np.zeros((len(proba), len(classes)))
+    out[:, [classes.index(str(c)) for c in head_classes]] = proba
+    drift = np.abs(out.sum(axis=1) - 1).max()
+    if drift > 1e-3:
+        raise PipelineError(f"{head}: probabilities do not sum to 1 (off by up to {drift:.2g})")
+    return out / out.sum(axis=1, keepdims=True)  # float32 heads drift by ~1e-7; metrics want exact
 
 
 def write_predictions(path: Path, emb: Embeddings, proba: np.ndarray) -> None:
@@ -42,6 +52,16 @@ def write_predictions(path: Path, emb: Embeddings, proba: np.ndarray) -> None:
                     *(f"{p:.6g}" for p in proba[i]),
                 ]
             )
+
+
+def write_confusion_rows(path: Path, emb: Embeddings, proba: np.ndarray) -> None:
+    """Test rows only, (true, predicted), as `dvc plots show` renders a confusion matrix from them."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["true", "predicted"])
+        for i in np.flatnonzero(emb.split == "test"):
+            writer.writerow([emb.classes[emb.labels[i]], emb.classes[proba[i].argmax()]])
 
 
 def read_test_predictions(path: Path) -> TestPredictions:

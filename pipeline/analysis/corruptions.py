@@ -8,7 +8,7 @@ import zlib
 import numpy as np
 from PIL import Image, ImageEnhance, ImageFilter
 
-CORRUPTIONS = ("gaussian_noise", "blur", "jpeg", "brightness", "contrast", "occlusion")
+from ..config import CORRUPTIONS
 
 # Severity 1..5 parameters, mild to harsh.
 _NOISE_SIGMA = (0.04, 0.08, 0.12, 0.18, 0.26)  # fraction of the 0-255 range

@@ -1,57 +1,73 @@
-"""Interchangeable classifier heads; `make_head(name, **params)` is the only way stages get one."""
+"""Interchangeable classifier heads; `make_head(name, **params)` is the only way stages get one.
+
+The registry imports a head's module (`pipeline/heads/<name>.py`) only when that head is
+asked for, so `train@mlp` neither runs nor depends on the fine-tuning code.
+"""
 
 from __future__ import annotations
 
-import difflib
+import importlib
+from collections.abc import Iterator, Mapping
 
+from ..config import HEAD_NAMES, BackboneParams, EmbedParams, enabled_heads
 from ..exceptions import ParamsError
-from ..params import load_params
+from ..params import Params, check_keys
 from .base import Head
-from .finetune import FinetuneHead
-from .glmnet import GlmnetHead
-from .knn import KNNHead
-from .logreg import LogRegHead
-from .mlp import MLPHead
 
-HEADS: dict[str, type[Head]] = {
-    cls.name: cls for cls in (MLPHead, GlmnetHead, FinetuneHead, KNNHead, LogRegHead)
-}
+
+class _Registry(Mapping):
+    """Head name -> the Head subclass of that `name` in pipeline/heads/<name>.py, imported on first use."""
+
+    def __getitem__(self, name: str) -> type[Head]:
+        if name not in HEAD_NAMES:
+            raise KeyError(name)
+        module = importlib.import_module(f"{__name__}.{name}")
+        (cls,) = [
+            v for v in vars(module).values() if isinstance(v, type) and issubclass(v, Head) and v.name == name
+        ]
+        return cls
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(HEAD_NAMES)
+
+    def __len__(self) -> int:
+        return len(HEAD_NAMES)
+
+
+HEADS: Mapping[str, type[Head]] = _Registry()
 
 
 def head_class(name: str) -> type[Head]:
-    if name not in HEADS:
-        raise ParamsError(f"heads: got {name!r}; choose from {sorted(HEADS)}")
+    if name not in HEAD_NAMES:
+        raise ParamsError(f"heads: got {name!r}; choose from {sorted(HEAD_NAMES)}")
     return HEADS[name]
 
 
 def make_head(name: str, **params) -> Head:
     """A validated, unfitted head; unknown names or keys fail naming the valid ones."""
     cls = head_class(name)
-    known = cls().get_params()
-    for key in params:
-        if key not in known:
-            close = difflib.get_close_matches(key, known, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise ParamsError(f"heads.{name}.{key}: unknown key{hint}; '{name}' takes {sorted(known)}")
-    head = cls(**params)
-    head.validate_params()
-    return head
+    check_keys(params, cls().get_params(), f"heads.{name}")
+    return cls(**params).validate_params()
 
 
-def enabled_heads(heads_block: dict) -> list[str]:
-    """`heads.enabled`, checked: known names, each once, at least one."""
-    enabled = heads_block.get("enabled")
-    if not isinstance(enabled, list) or not enabled or not all(isinstance(h, str) for h in enabled):
-        raise ParamsError(f"heads.enabled: got {enabled!r}; give a list of head names from {sorted(HEADS)}")
-    for name in enabled:
-        head_class(name)
-    if len(set(enabled)) != len(enabled):
-        raise ParamsError(f"heads.enabled: got {enabled}; list each head once")
-    return enabled
+def head_from_params(name: str, params: Params) -> Head:
+    """The head with its `heads.<name>` block, plus the backbone/embed settings it shares."""
+    cls = head_class(name)
+    backbone, embed = params.block("backbone", BackboneParams), params.block("embed", EmbedParams)
+    shared = {
+        "arch": backbone.arch,
+        "weights": backbone.weights,
+        "store": embed.store,
+        "device": embed.device,
+        "precision": embed.precision,
+    }
+    inherited = {key: shared[key] for key in cls.shared_params}
+    return make_head(name, **{**inherited, **params.mapping(f"heads.{name}")})
 
 
-def read_enabled_heads(params_path) -> list[str]:
-    return enabled_heads(load_params(params_path).get("heads", {}))
+def load_heads(names: list[str], template: str) -> dict[str, Head]:
+    """Fitted heads from their folders (`template` holds `{head}`)."""
+    return {name: head_class(name).load(template.format(head=name)) for name in names}
 
 
-__all__ = ["HEADS", "Head", "enabled_heads", "read_enabled_heads", "head_class", "make_head"]
+__all__ = ["HEADS", "Head", "enabled_heads", "head_class", "head_from_params", "load_heads", "make_head"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import typing
 from pathlib import Path
 from typing import ClassVar
 
@@ -11,7 +12,7 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from torch import nn
 
-from ..exceptions import ParamsError
+from ..params import check_value
 
 META_FILE = "head.json"
 
@@ -19,8 +20,9 @@ META_FILE = "head.json"
 class Head(ClassifierMixin, BaseEstimator):
     """A classifier on embeddings (or, for `input_kind == "images"`, on image paths).
 
-    Subclasses store their params in `__init__` and nothing else, learn state ending in
-    `_` in `fit`, and implement `predict_proba`, `_save_state` and `_load_state`.
+    Subclasses store their params in `__init__` and nothing else (each annotated with its
+    type), learn state ending in `_` in `fit`, and implement `predict_proba`, `_save_state`
+    and `_load_state`. `rules` declares allowed values and bounds, as params.yaml blocks do.
     """
 
     name: ClassVar[str]
@@ -28,28 +30,19 @@ class Head(ClassifierMixin, BaseEstimator):
     # Params the stages fill from the backbone and embed blocks unless the head's own
     # block sets them (so the fine-tuned network starts from the embedding network).
     shared_params: ClassVar[tuple[str, ...]] = ()
+    rules: ClassVar[dict[str, dict]] = {}  # param -> pipeline.params.rule(choices=, min=, max=)
 
-    def validate_params(self, prefix: str = "") -> None:
-        """Check every param against its default's type, then the head's own rules.
+    def validate_params(self, prefix: str = "") -> Head:
+        """Check every param against its annotated type and `rules`; YAML lists become tuples.
 
         Called by the stages right after construction, so a bad value stops the stage
         before any data is read (scikit-learn itself would wait until `fit`).
         """
         prefix = prefix or f"heads.{self.name}"
-        defaults = type(self)().get_params()
+        hints = typing.get_type_hints(type(self).__init__)
         for key, value in self.get_params().items():
-            expected = defaults[key]
-            if expected is None:  # free-form (e.g. an optional path)
-                continue
-            if not _same_kind(value, expected):
-                raise ParamsError(
-                    f"{prefix}.{key}: got {value!r} ({type(value).__name__}); "
-                    f"expected {type(expected).__name__} like the default {expected!r}"
-                )
-        self._check_params(prefix)
-
-    def _check_params(self, prefix: str) -> None:
-        """Head-specific checks (choices, ranges); raise ParamsError."""
+            setattr(self, key, check_value(value, hints[key], f"{prefix}.{key}", self.rules.get(key, {})))
+        return self
 
     def predict(self, X) -> np.ndarray:
         proba = self.predict_proba(X)  # first: it raises NotFittedError on an unfitted head
@@ -82,12 +75,7 @@ class Head(ClassifierMixin, BaseEstimator):
     def load(cls, directory: str | Path) -> Head:
         directory = Path(directory)
         meta = json.loads((directory / META_FILE).read_text())
-        defaults = cls().get_params()
-        params = {  # JSON has no tuples; give back the type the default has
-            k: tuple(v) if isinstance(defaults.get(k), tuple) and isinstance(v, list) else v
-            for k, v in meta["params"].items()
-        }
-        head = cls(**params)
+        head = cls(**meta["params"]).validate_params()  # JSON has no tuples; this restores them
         head.classes_ = np.array(meta["classes"])
         head._load_state(directory)
         return head
@@ -99,25 +87,6 @@ class Head(ClassifierMixin, BaseEstimator):
         raise NotImplementedError
 
 
-class Affine(nn.Module):
-    """x * scale + shift, per feature (standardisation inside a differentiable head)."""
-
-    def __init__(self, scale, shift):
-        super().__init__()
-        self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32))
-        self.register_buffer("shift", torch.as_tensor(shift, dtype=torch.float32))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.scale + self.shift
-
-
-def pixel_normalizer(prep) -> Affine:
-    """[0, 1] pixels to the network's normalised input, as a layer gradients flow through."""
-    mean = torch.tensor(prep.mean).view(1, 3, 1, 1)
-    std = torch.tensor(prep.std).view(1, 3, 1, 1)
-    return Affine(1 / std, -mean / std)
-
-
 def linear_module(coef: np.ndarray, intercept: np.ndarray) -> nn.Linear:
     """A frozen torch Linear computing X @ coef.T + intercept."""
     layer = nn.Linear(coef.shape[1], coef.shape[0])
@@ -125,29 +94,6 @@ def linear_module(coef: np.ndarray, intercept: np.ndarray) -> nn.Linear:
         layer.weight.copy_(torch.as_tensor(coef, dtype=torch.float32))
         layer.bias.copy_(torch.as_tensor(intercept, dtype=torch.float32))
     return layer.eval().requires_grad_(False)
-
-
-def check_choice(prefix: str, key: str, value, allowed) -> None:
-    if value not in allowed:
-        raise ParamsError(f"{prefix}.{key}: got {value!r}; choose from {list(allowed)}")
-
-
-def check_range(prefix: str, key: str, value, low=None, high=None) -> None:
-    if (low is not None and value < low) or (high is not None and value > high):
-        bounds = f"at least {low}" if high is None else f"between {low} and {high}"
-        raise ParamsError(f"{prefix}.{key}: got {value!r}; must be {bounds}")
-
-
-def _same_kind(value, expected) -> bool:
-    if isinstance(expected, bool):
-        return isinstance(value, bool)
-    if isinstance(expected, int):
-        return isinstance(value, int) and not isinstance(value, bool)
-    if isinstance(expected, float):
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if isinstance(expected, tuple | list):
-        return isinstance(value, tuple | list) and all(_same_kind(v, expected[0]) for v in value)
-    return isinstance(value, type(expected))
 
 
 def _jsonable(value):

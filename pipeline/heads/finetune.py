@@ -6,7 +6,6 @@ import copy
 import dataclasses
 import json
 import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -15,15 +14,21 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+from torch.utils.data import DataLoader, WeightedRandomSampler
 from torchvision.transforms import v2
 
-from features import FeatureStore, Preprocessing, create_backbone, extract, read_image
+from features import FeatureStore, Preprocessing, create_backbone, extract
 from features.constants import DEVICES, PRECISIONS
 from features.extractor import Extractor
+from features.loader import ImageDataset, collate
 from features.runtime import autocast, resolve_device, resolve_precision
 
-from .base import Head, check_choice, check_range, pixel_normalizer
+from ..exceptions import DataError
+from ..network import pixel_normalizer
+from ..params import rule
+from .base import Head
+from .param_groups import param_groups
+from .training import train_epochs
 
 FREEZE = ("none", "stem", "layer1", "layer2", "layer3", "layer4")
 GROUPS = ("stem", "layer1", "layer2", "layer3", "layer4", "fc")  # input to output
@@ -42,6 +47,22 @@ class FinetuneHead(Head):
     name = "finetune"
     input_kind = "images"
     shared_params = ("arch", "weights", "store", "device", "precision")
+    rules = {
+        "image_size": rule(min=32),
+        "epochs": rule(min=1),
+        "batch_size": rule(min=1),
+        "optimizer": rule(choices=OPTIMIZERS),
+        "max_lr": rule(min=1e-8),
+        "weight_decay": rule(min=0.0),
+        "freeze": rule(choices=FREEZE),
+        "layer_lr_decay": rule(min=0.0, max=1.0),
+        "balance": rule(choices=BALANCE),
+        "label_smoothing": rule(min=0.0, max=1.0),
+        "patience": rule(min=1),
+        "device": rule(choices=DEVICES),
+        "precision": rule(choices=PRECISIONS),
+        "num_workers": rule(min=0),
+    }
 
     def __init__(
         self,
@@ -107,7 +128,7 @@ class FinetuneHead(Head):
             self.probe_accuracy_ = self._init_from_probe(backbone, paths, targets, device, precision)
         model.to(device).to(memory_format=torch.channels_last)
 
-        train_loader = self._loader(paths, targets, train=True)
+        train_loader = self._loader(paths, train=True, targets=targets)
         valid = None
         if eval_set is not None:
             valid = ([str(p) for p in eval_set[0]], np.searchsorted(self.classes_, np.asarray(eval_set[1])))
@@ -122,43 +143,31 @@ class FinetuneHead(Head):
 
         max_lr = self.max_lr
         if self.lr_find:
-            self.lr_find_ = self._lr_range_test(model, train_loader, loss_fn, device, precision)
+            self.lr_find_ = self._lr_range_test(model, train_loader, targets, loss_fn, device, precision)
             max_lr = self.lr_find_["suggested"]
         self.max_lr_ = max_lr
         groups = self._param_groups(model, max_lr)
         opt = self._make_optimizer(groups)
         schedule = _one_cycle(opt, [g["lr"] for g in groups], self.epochs * len(train_loader))
 
-        self.history_, best, stale, best_state = [], math.inf, 0, None
-        for epoch in range(1, self.epochs + 1):
-            start = time.perf_counter()
-            train_loss, train_acc, seen = self._train_epoch(
-                model, train_loader, loss_fn, opt, schedule, device, precision
-            )
-            record = {"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_acc}
-            if valid is not None:
-                proba = self._predict(model, valid[0], device, precision)
-                record["valid_loss"] = float(
-                    -np.log(proba[np.arange(len(valid[1])), valid[1]] + 1e-12).mean()
-                )
-                record["valid_accuracy"] = float((proba.argmax(1) == valid[1]).mean())
-                if record["valid_loss"] < best - 1e-6:
-                    best, stale = record["valid_loss"], 0
-                    best_state = copy.deepcopy(model.state_dict())
-                else:
-                    stale += 1
-            record["images_per_second"] = seen / (time.perf_counter() - start)
-            self.history_.append(record)
-            if self.verbose:
-                print("  finetune " + " ".join(f"{k}={v:.4g}" for k, v in record.items()), flush=True)
-            if valid is not None and stale >= self.patience:
-                break
-        if best_state is not None:
-            model.load_state_dict(best_state)
-        self.best_epoch_ = (
-            min(self.history_, key=lambda r: r["valid_loss"])["epoch"] if valid else len(self.history_)
+        def validate() -> tuple[float, float]:
+            proba = self._predict(model, valid[0], device, precision)
+            loss = float(-np.log(proba[np.arange(len(valid[1])), valid[1]] + 1e-12).mean())
+            return loss, float((proba.argmax(1) == valid[1]).mean())
+
+        result = train_epochs(
+            model,
+            lambda: self._train_epoch(
+                model, train_loader, targets, loss_fn, opt, schedule, device, precision
+            ),
+            validate if valid is not None else None,
+            epochs=self.epochs,
+            patience=self.patience,
+            unit="images",
+            log=(lambda line: print(f"  finetune {line}", flush=True)) if self.verbose else None,
         )
-        self.model_ = model.eval()
+        self.history_, self.best_epoch_ = result.history, result.best_epoch
+        self.model_ = model
         self.device_, self.precision_ = device, precision
         return self
 
@@ -182,18 +191,6 @@ class FinetuneHead(Head):
 
     # -- pieces ----------------------------------------------------------------------
 
-    def _check_params(self, prefix: str) -> None:
-        check_choice(prefix, "freeze", self.freeze, FREEZE)
-        check_choice(prefix, "optimizer", self.optimizer, OPTIMIZERS)
-        check_choice(prefix, "balance", self.balance, BALANCE)
-        check_choice(prefix, "device", self.device, DEVICES)
-        check_choice(prefix, "precision", self.precision, PRECISIONS)
-        check_range(prefix, "image_size", self.image_size, 32)
-        check_range(prefix, "layer_lr_decay", self.layer_lr_decay, 0.0, 1.0)
-        check_range(prefix, "max_lr", self.max_lr, 1e-8)
-        for key in ("epochs", "batch_size", "patience"):
-            check_range(prefix, key, getattr(self, key), 1)
-
     def _transforms(self, train: bool):
         """PIL image to uint8 tensor; normalisation happens batched, on the device."""
         if not train:
@@ -211,8 +208,8 @@ class FinetuneHead(Head):
         images = self.preprocessing_.normalize(images.to(device, non_blocking=True))
         return images.contiguous(memory_format=torch.channels_last)
 
-    def _loader(self, paths, targets, train: bool, perturb=None) -> DataLoader:
-        dataset = _ImageFolderList(paths, targets, self._transforms(train), perturb)
+    def _loader(self, paths, train: bool, targets=None, perturb=None) -> DataLoader:
+        dataset = ImageDataset(paths, self.preprocessing_, perturb, to_tensor=self._transforms(train))
         sampler, shuffle = None, train
         if train and self.balance == "sampler":
             counts = np.bincount(targets, minlength=len(self.classes_))
@@ -226,9 +223,19 @@ class FinetuneHead(Head):
             shuffle=shuffle,
             sampler=sampler,
             num_workers=self.num_workers,
+            collate_fn=collate,
             drop_last=train and len(paths) > self.batch_size,
             generator=torch.Generator().manual_seed(self.seed),
         )
+
+    def _batches(self, loader: DataLoader, device, targets=None):
+        """(normalised images, labels) per batch; an image that cannot be decoded stops the run."""
+        for batch in loader:
+            if batch.failures:
+                listing = "; ".join(f"{loader.dataset.paths[i]}: {reason}" for i, reason in batch.failures)
+                raise DataError(f"finetune: images could not be decoded ({listing}); run `dvc repro prepare`")
+            labels = None if targets is None else torch.as_tensor(targets[batch.positions]).to(device)
+            yield self._batch(batch.images, device), labels
 
     def _init_from_probe(self, backbone, paths, targets, device, precision) -> float:
         """LP-FT: fit a linear probe on frozen features, start the new fc from it.
@@ -256,35 +263,30 @@ class FinetuneHead(Head):
         return float(probe.score(features, targets))
 
     def _param_groups(self, model, max_lr: float) -> list[dict]:
-        frozen = GROUPS[: GROUPS.index(self.freeze) + 1] if self.freeze != "none" else ()
-        groups = []
-        for depth, name in enumerate(reversed(GROUPS)):
-            modules = [model.conv1, model.bn1] if name == "stem" else [getattr(model, name)]
-            params = [p for m in modules for p in m.parameters()]
-            if name in frozen:
-                for p in params:
-                    p.requires_grad_(False)
-                continue
-            groups.append({"params": params, "lr": max_lr * self.layer_lr_decay**depth, "name": name})
-        self.frozen_ = list(frozen)
-        return groups
+        """Freeze the blocks up to `freeze`; the rest train in layer-wise groups."""
+        self.frozen_ = list(GROUPS[: GROUPS.index(self.freeze) + 1]) if self.freeze != "none" else []
+        for name in self.frozen_:
+            for module in _block(model, name):
+                module.requires_grad_(False)
+        blocks = [(name, _block(model, name)) for name in GROUPS]
+        return param_groups(blocks, max_lr, self.weight_decay, self.frozen_, self.layer_lr_decay)
 
     def _make_optimizer(self, groups):
+        # Each group carries its own weight decay (none on norms and biases).
         if self.optimizer == "adamw":
-            return torch.optim.AdamW(groups, weight_decay=self.weight_decay)
-        return torch.optim.SGD(groups, momentum=0.9, nesterov=True, weight_decay=self.weight_decay)
+            return torch.optim.AdamW(groups)
+        return torch.optim.SGD(groups, momentum=0.9, nesterov=True)
 
     def _set_train_mode(self, model) -> None:
         model.train()
         for name in getattr(self, "frozen_", []):  # frozen layers keep their BatchNorm statistics
-            for module in [model.conv1, model.bn1] if name == "stem" else [getattr(model, name)]:
+            for module in _block(model, name):
                 module.eval()
 
-    def _train_epoch(self, model, loader, loss_fn, opt, schedule, device, precision):
+    def _train_epoch(self, model, loader, targets, loss_fn, opt, schedule, device, precision) -> dict:
         self._set_train_mode(model)
         total, correct, seen = 0.0, 0, 0
-        for images, labels in loader:
-            images, labels = self._batch(images, device), labels.to(device, non_blocking=True)
+        for images, labels in self._batches(loader, device, targets):
             with autocast(device, precision):
                 logits = model(images)
                 loss = loss_fn(logits.float(), labels)
@@ -295,9 +297,9 @@ class FinetuneHead(Head):
             total += loss.item() * len(labels)
             correct += (logits.argmax(1) == labels).sum().item()
             seen += len(labels)
-        return total / seen, correct / seen, seen
+        return {"train_loss": total / seen, "train_accuracy": correct / seen, "seen": seen}
 
-    def _lr_range_test(self, model, loader, loss_fn, device, precision, steps: int = 60) -> dict:
+    def _lr_range_test(self, model, loader, targets, loss_fn, device, precision, steps: int = 60) -> dict:
         """Leslie Smith's range test: raise the lr exponentially, watch the loss, then undo."""
         saved = copy.deepcopy(model.state_dict())
         lo, hi = 1e-5, 1.0
@@ -310,14 +312,13 @@ class FinetuneHead(Head):
             try:
                 images, labels = next(batches)
             except StopIteration:
-                batches = iter(loader)
+                batches = self._batches(loader, device, targets)
                 images, labels = next(batches)
             lr = lo * factor**step
             for group in opt.param_groups:
                 group["lr"] = lr
-            images = self._batch(images, device)
             with autocast(device, precision):
-                loss = loss_fn(model(images).float(), labels.to(device))
+                loss = loss_fn(model(images).float(), labels)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -336,10 +337,9 @@ class FinetuneHead(Head):
     @torch.inference_mode()
     def _predict(self, model, paths, device, precision, perturb=None) -> np.ndarray:
         model.eval()
-        loader = self._loader(paths, np.zeros(len(paths), dtype=np.int64), train=False, perturb=perturb)
+        loader = self._loader(paths, train=False, perturb=perturb)
         out = []
-        for images, _ in loader:
-            images = self._batch(images, device)
+        for images, _ in self._batches(loader, device):
             with autocast(device, precision):
                 logits = model(images)
             out.append(torch.softmax(logits.double(), dim=1).cpu())  # float64: rows sum to 1
@@ -365,6 +365,11 @@ class FinetuneHead(Head):
         self.model_ = model.to(self.device_).to(memory_format=torch.channels_last).eval()
 
 
+def _block(model, name: str) -> list[nn.Module]:
+    """The modules of one of GROUPS in a torchvision ResNet."""
+    return [model.conv1, model.bn1] if name == "stem" else [getattr(model, name)]
+
+
 def _one_cycle(opt, max_lrs: list[float], steps: int):
     """One-cycle schedule; runs too short for a warm-up phase keep the peak lr throughout."""
     if steps < 4:  # OneCycleLR needs at least one step in each phase
@@ -379,20 +384,6 @@ def _scaled(prep: Preprocessing, size: int) -> Preprocessing:
     if size == prep.crop:
         return prep  # identical to the embed stage's, so LP-FT reuses the cached vectors
     return dataclasses.replace(prep, crop=size, resize=round(size * prep.resize / prep.crop))
-
-
-class _ImageFolderList(Dataset):
-    def __init__(self, paths, targets, transform, perturb=None):
-        self.paths, self.targets, self.transform, self.perturb = paths, targets, transform, perturb
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, i):
-        image = read_image(self.paths[i])
-        if self.perturb is not None:
-            image = self.perturb(image, i)
-        return self.transform(image), int(self.targets[i])
 
 
 class _TemporaryStore(FeatureStore):

@@ -10,7 +10,8 @@ from scipy.special import softmax
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .base import Head, check_choice, check_range, linear_module
+from ..params import rule
+from .base import Head, linear_module
 
 LAMBDA_RULES = ("min", "1se")
 SCORINGS = ("accuracy", "log_loss")
@@ -27,6 +28,16 @@ class GlmnetHead(Head):
     """
 
     name = "glmnet"
+    rules = {
+        "alpha": rule(min=0.0, max=1.0),
+        "n_lambda": rule(min=5),
+        "min_lambda_ratio": rule(min=1e-8, max=0.999),
+        "n_splits": rule(min=3),
+        "lambda_rule": rule(choices=LAMBDA_RULES),
+        "scoring": rule(choices=SCORINGS),
+        "max_iter": rule(min=1),
+        "tol": rule(min=0.0),
+    }
 
     def __init__(
         self,
@@ -95,14 +106,6 @@ class GlmnetHead(Head):
         self.cv_mean_score_ = net.cv_mean_score_
         self.cv_standard_error_ = net.cv_standard_error_
         return self
-
-    def _check_params(self, prefix: str) -> None:
-        check_choice(prefix, "lambda_rule", self.lambda_rule, LAMBDA_RULES)
-        check_choice(prefix, "scoring", self.scoring, SCORINGS)
-        check_range(prefix, "alpha", self.alpha, 0.0, 1.0)
-        check_range(prefix, "n_splits", self.n_splits, 3)
-        check_range(prefix, "n_lambda", self.n_lambda, 5)
-        check_range(prefix, "min_lambda_ratio", self.min_lambda_ratio, 1e-8, 0.999)
 
     def _linear(self, X) -> np.ndarray:
         check_is_fitted(self, "coef_")

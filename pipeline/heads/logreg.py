@@ -6,6 +6,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from ..params import rule
 from .base import linear_module
 from .sklearn_base import SklearnHead
 
@@ -14,6 +15,7 @@ class LogRegHead(SklearnHead):
     """Multinomial logistic regression with an L2 penalty on standardised features."""
 
     name = "logreg"
+    rules = {"C": rule(min=1e-12), "max_iter": rule(min=1)}
 
     def __init__(self, C: float = 0.1, max_iter: int = 2000, seed: int = 0):
         self.C = C

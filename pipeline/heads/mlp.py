@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +11,10 @@ from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from torch import nn
 
-from ..exceptions import ParamsError
-from .base import Affine, Head, check_choice, check_range
+from ..network import Affine
+from ..params import rule
+from .base import Head
+from .training import train_epochs
 
 OPTIMIZERS = ("rmsprop", "adam", "sgd")
 
@@ -28,10 +29,21 @@ class MLPHead(Head):
     """
 
     name = "mlp"
+    rules = {
+        "hidden_sizes": rule(min=1),
+        "dropout": rule(min=0.0, max=0.95),
+        "optimizer": rule(choices=OPTIMIZERS),
+        "lr": rule(min=1e-8),
+        "epochs": rule(min=1),
+        "batch_size": rule(min=1),
+        "weight_decay": rule(min=0.0),
+        "patience": rule(min=1),
+        "validation_fraction": rule(min=0.0, max=0.5),
+    }
 
     def __init__(
         self,
-        hidden_sizes=(256, 256),
+        hidden_sizes: tuple[int, ...] = (256, 256),
         dropout: float = 0.5,
         optimizer: str = "rmsprop",
         lr: float = 5e-4,
@@ -86,9 +98,7 @@ class MLPHead(Head):
         loss_fn = nn.CrossEntropyLoss()
         Xt, yt = self._tensor(X), torch.from_numpy(y_index).long()
 
-        self.history_ = []
-        best_loss, best_state, stale = np.inf, None, 0
-        for epoch in range(1, self.epochs + 1):
+        def run_epoch() -> dict:
             self.model_.train()
             order = torch.randperm(len(Xt), generator=generator)
             total, correct = 0.0, 0
@@ -101,27 +111,14 @@ class MLPHead(Head):
                 optimizer.step()
                 total += loss.item() * len(idx)
                 correct += (logits.argmax(1) == yt[idx]).sum().item()
-            record = {"epoch": epoch, "train_loss": total / len(Xt), "train_accuracy": correct / len(Xt)}
-            if X_val is not None:
-                val_loss, val_acc = self._evaluate(X_val, y_val, loss_fn)
-                record.update(valid_loss=val_loss, valid_accuracy=val_acc)
-                if val_loss < best_loss - 1e-6:
-                    best_loss, best_state, stale = val_loss, copy.deepcopy(self.model_.state_dict()), 0
-                else:
-                    stale += 1
-            self.history_.append(record)
-            if self.verbose:
-                print("  mlp " + " ".join(f"{k}={v:.4g}" for k, v in record.items()), flush=True)
-            if X_val is not None and stale >= self.patience:
-                break
-        if best_state is not None:
-            self.model_.load_state_dict(best_state)
-        self.best_epoch_ = (
-            min(self.history_, key=lambda r: r["valid_loss"])["epoch"]
-            if X_val is not None
-            else len(self.history_)
+            return {"train_loss": total / len(Xt), "train_accuracy": correct / len(Xt), "seen": len(Xt)}
+
+        validate = None if X_val is None else lambda: self._evaluate(X_val, y_val, loss_fn)
+        log = (lambda line: print(f"  mlp {line}", flush=True)) if self.verbose else None
+        result = train_epochs(
+            self.model_, run_epoch, validate, epochs=self.epochs, patience=self.patience, log=log
         )
-        self.model_.eval()
+        self.history_, self.best_epoch_ = result.history, result.best_epoch
 
     def predict_proba(self, X) -> np.ndarray:
         check_is_fitted(self, "model_")
@@ -152,16 +149,6 @@ class MLPHead(Head):
         if self.optimizer == "adam":
             return torch.optim.Adam(parameters, **kwargs)
         return torch.optim.SGD(parameters, momentum=0.9, nesterov=True, **kwargs)
-
-    def _check_params(self, prefix: str) -> None:
-        check_choice(prefix, "optimizer", self.optimizer, OPTIMIZERS)
-        check_range(prefix, "dropout", self.dropout, 0.0, 0.95)
-        check_range(prefix, "lr", self.lr, 1e-8)
-        check_range(prefix, "validation_fraction", self.validation_fraction, 0.0, 0.5)
-        for key in ("epochs", "batch_size", "patience"):
-            check_range(prefix, key, getattr(self, key), 1)
-        if not self.hidden_sizes or min(self.hidden_sizes) < 1:
-            raise ParamsError(f"{prefix}.hidden_sizes: got {self.hidden_sizes!r}; give positive widths")
 
     def _tensor(self, X: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(((X - self.mean_) / self.scale_).astype(np.float32))

@@ -10,10 +10,10 @@ from urllib.error import URLError
 
 from ..config import DataParams, DownloadParams
 from ..exceptions import DataError
-from ..params import read_block
+from ..params import Params
 
 
-def run(data: DataParams, params: DownloadParams) -> Path:
+def run(*, data: DataParams, params: DownloadParams) -> Path:
     from torchvision.datasets import Caltech101
 
     root = Path(data.root).expanduser()
@@ -47,4 +47,5 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m pipeline download", description=__doc__)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     args = parser.parse_args(argv)
-    run(read_block("data", DataParams, args.params), read_block("download", DownloadParams, args.params))
+    params = Params.load(args.params)
+    run(data=params.block("data", DataParams), params=params.block("download", DownloadParams))

@@ -7,17 +7,18 @@ from pathlib import Path
 
 import numpy as np
 
-from features import Extractor, FeatureStore, create_extractor, extract, sha256_files
+from features import FeatureStore, extract, sha256_files
 
 from ..config import BackboneParams, DataParams, EmbedParams
 from ..embeddings import Embeddings, save_embeddings
 from ..exceptions import DataError
-from ..params import read_block
+from ..network import make_extractor
+from ..params import Params
 from ..splits import read_splits
 
 
 def run(
-    data: DataParams, backbone: BackboneParams, params: EmbedParams, splits_path: Path, out: Path
+    *, data: DataParams, backbone: BackboneParams, params: EmbedParams, splits_path: Path, out: Path
 ) -> Embeddings:
     rows = read_splits(splits_path)
     root = Path(data.root).expanduser()
@@ -62,19 +63,6 @@ def run(
     return embeddings
 
 
-def make_extractor(backbone: BackboneParams, params: EmbedParams) -> Extractor:
-    """The extractor the params describe; fails before any image is read if weights are missing."""
-    return create_extractor(
-        backbone.arch,
-        backbone.weights,
-        params.device,
-        params.precision,
-        seed=backbone.seed,
-        resize=backbone.resize,
-        crop=backbone.crop,
-    )
-
-
 def _check_unchanged(paths: list[str], keys: list[str]) -> None:
     # A file edited after prepare would otherwise be paired with another image's vector.
     try:
@@ -95,10 +83,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--splits", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
+    params = Params.load(args.params)
     run(
-        read_block("data", DataParams, args.params),
-        read_block("backbone", BackboneParams, args.params),
-        read_block("embed", EmbedParams, args.params),
-        args.splits,
-        args.out,
+        data=params.block("data", DataParams),
+        backbone=params.block("backbone", BackboneParams),
+        params=params.block("embed", EmbedParams),
+        splits_path=args.splits,
+        out=args.out,
     )

@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import time
 from pathlib import Path
 
-import numpy as np
-
 from ..config import DataParams, EvaluateParams
 from ..embeddings import load_embeddings
-from ..exceptions import PipelineError
 from ..heads import head_class
 from ..metrics import classification_metrics
-from ..params import read_block
-from ..predictions import write_predictions
+from ..params import Params
+from ..predictions import aligned_proba, write_confusion_rows, write_predictions
 from ..splits import SPLITS
 
 
 def run(
+    *,
     name: str,
     params: EvaluateParams,
     head_dir: Path,
@@ -36,14 +33,7 @@ def run(
     start = time.perf_counter()
     head_proba = head.predict_proba(X)
     predict_seconds = time.perf_counter() - start
-    # Columns in the embeddings' class order, whatever order the head learnt them in.
-    proba = np.zeros((len(X), len(emb.classes)))
-    columns = [emb.classes.index(str(c)) for c in head.classes_]
-    proba[:, columns] = head_proba
-    drift = np.abs(proba.sum(axis=1) - 1).max()
-    if drift > 1e-3:
-        raise PipelineError(f"{name}: probabilities do not sum to 1 (off by up to {drift:.2g})")
-    proba /= proba.sum(axis=1, keepdims=True)  # float32 heads drift by ~1e-7; metrics want exact
+    proba = aligned_proba(name, head_proba, head.classes_, emb.classes)
 
     fit = json.loads((head_dir / "fit.json").read_text())
     metrics = {
@@ -66,24 +56,13 @@ def run(
     metrics_path.parent.mkdir(parents=True, exist_ok=True)
     metrics_path.write_text(json.dumps(metrics, indent=2))
     write_predictions(predictions_path, emb, proba)
-    _write_confusion(confusion_path, emb, proba)
+    write_confusion_rows(confusion_path, emb, proba)
     test = metrics.get("test", {})
     print(
         f"evaluate {name}: test accuracy {test.get('accuracy', float('nan')):.4f}, "
         f"macro F1 {test.get('macro_f1', float('nan')):.4f} -> {metrics_path}"
     )
     return metrics
-
-
-def _write_confusion(path: Path, emb, proba: np.ndarray) -> None:
-    """Test rows only, as `dvc plots show` renders a confusion matrix from them."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    test = np.flatnonzero(emb.split == "test")
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["true", "predicted"])
-        for i in test:
-            writer.writerow([emb.classes[emb.labels[i]], emb.classes[proba[i].argmax()]])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -96,15 +75,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--predictions", type=Path, required=True)
     parser.add_argument("--confusion", type=Path, required=True)
     args = parser.parse_args(argv)
-    params = read_block("evaluate", EvaluateParams, args.params)
-    root = read_block("data", DataParams, args.params).root
+    params = Params.load(args.params)
     run(
-        args.head,
-        params,
-        args.head_dir,
-        args.embeddings,
-        root,
-        args.metrics,
-        args.predictions,
-        args.confusion,
+        name=args.head,
+        params=params.block("evaluate", EvaluateParams),
+        head_dir=args.head_dir,
+        embeddings_path=args.embeddings,
+        data_root=params.block("data", DataParams).root,
+        metrics_path=args.metrics,
+        predictions_path=args.predictions,
+        confusion_path=args.confusion,
     )

@@ -13,7 +13,7 @@ from ..scan import scan_folder
 from ..splits import SPLITS, Row, stratified_split, write_splits
 
 
-def run(params: DataParams, splits_path: Path, excluded_path: Path) -> list[Row]:
+def run(*, params: DataParams, splits_path: Path, excluded_path: Path) -> list[Row]:
     root = Path(params.root).expanduser()
     scan = scan_folder(root)
     labels = [item.label for item in scan.items]
@@ -48,4 +48,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--splits", type=Path, required=True)
     parser.add_argument("--excluded", type=Path, required=True)
     args = parser.parse_args(argv)
-    run(read_block("data", DataParams, args.params), args.splits, args.excluded)
+    run(
+        params=read_block("data", DataParams, args.params),
+        splits_path=args.splits,
+        excluded_path=args.excluded,
+    )

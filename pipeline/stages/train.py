@@ -8,34 +8,14 @@ import json
 import time
 from pathlib import Path
 
-from ..config import BackboneParams, DataParams, EmbedParams
+from ..config import DataParams
 from ..embeddings import load_embeddings
-from ..exceptions import ParamsError
-from ..heads import Head, head_class, make_head
-from ..params import load_params, read_block
-from ..plots import plot_lr_find
+from ..figures.training import plot_lr_find
+from ..heads import Head, head_from_params
+from ..params import Params
 
 
-def build_head(name: str, params_path: Path) -> Head:
-    """The head with its params block, plus shared backbone/store settings it accepts."""
-    raw = load_params(params_path).get("heads", {})
-    own = raw.get(name) or {}
-    if not isinstance(own, dict):
-        raise ParamsError(f"heads.{name}: expected a mapping of keys, got {own!r}")
-    backbone = read_block("backbone", BackboneParams, params_path)
-    embed = read_block("embed", EmbedParams, params_path)
-    shared = {
-        "arch": backbone.arch,
-        "weights": backbone.weights,
-        "store": embed.store,
-        "device": embed.device,
-        "precision": embed.precision,
-    }
-    inherited = {key: shared[key] for key in head_class(name).shared_params}
-    return make_head(name, **{**inherited, **own})
-
-
-def run(head: Head, embeddings_path: Path, data_root: str, out: Path) -> dict:
+def run(*, head: Head, embeddings_path: Path, data_root: str, out: Path) -> dict:
     emb = load_embeddings(embeddings_path)
     X, y = emb.inputs(head.input_kind, data_root), emb.label_names
     train, valid = emb.split == "train", emb.split == "valid"
@@ -72,5 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--embeddings", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    head = build_head(args.head, args.params)  # bad params stop here, before any data is read
-    run(head, args.embeddings, read_block("data", DataParams, args.params).root, args.out)
+    params = Params.load(args.params)
+    head = head_from_params(args.head, params)  # bad params stop here, before any data is read
+    root = params.block("data", DataParams).root
+    run(head=head, embeddings_path=args.embeddings, data_root=root, out=args.out)

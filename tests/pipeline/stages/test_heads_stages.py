@@ -11,6 +11,8 @@ import yaml
 from pipeline.config import CompareParams, EvaluateParams
 from pipeline.embeddings import Embeddings, save_embeddings
 from pipeline.exceptions import ParamsError
+from pipeline.heads import head_from_params
+from pipeline.params import Params
 from pipeline.stages import compare, evaluate, train
 
 
@@ -19,20 +21,20 @@ def params_file(tmp_path):
     def write(heads: dict):
         path = tmp_path / "params.yaml"
         path.write_text(yaml.safe_dump({"backbone": {}, "embed": {}, "heads": heads}))
-        return path
+        return Params.load(path)
 
     return write
 
 
 def test_bad_head_params_stop_before_any_data_is_read(params_file):
     with pytest.raises(ParamsError, match=r"heads\.mlp\.dropuot: unknown key"):
-        train.build_head("mlp", params_file({"mlp": {"dropuot": 0.2}}))
+        head_from_params("mlp", params_file({"mlp": {"dropuot": 0.2}}))
     with pytest.raises(ParamsError, match=r"heads\.glmnet\.n_splits: got 2; must be at least 3"):
-        train.build_head("glmnet", params_file({"glmnet": {"n_splits": 2}}))
+        head_from_params("glmnet", params_file({"glmnet": {"n_splits": 2}}))
 
 
 def test_shared_backbone_settings_reach_the_heads_that_take_them(params_file):
-    head = train.build_head("finetune", params_file({"finetune": {"epochs": 2}}))
+    head = head_from_params("finetune", params_file({"finetune": {"epochs": 2}}))
     assert (head.arch, head.weights, head.epochs) == ("resnet50", "IMAGENET1K_V2", 2)
     assert head.store.endswith("features.h5")
 
@@ -60,17 +62,17 @@ def embeddings(tmp_path):
 
 def test_train_evaluate_compare(tmp_path, params_file, embeddings):
     for name in ("knn", "logreg"):
-        head = train.build_head(name, params_file({}))
-        train.run(head, embeddings, "unused", tmp_path / "heads" / name)
+        head = head_from_params(name, params_file({}))
+        train.run(head=head, embeddings_path=embeddings, data_root="unused", out=tmp_path / "heads" / name)
         evaluate.run(
-            name,
-            EvaluateParams(),
-            tmp_path / "heads" / name,
-            embeddings,
-            "unused",
-            tmp_path / "m" / f"{name}.json",
-            tmp_path / "p" / f"{name}.csv",
-            tmp_path / "c" / f"{name}.csv",
+            name=name,
+            params=EvaluateParams(),
+            head_dir=tmp_path / "heads" / name,
+            embeddings_path=embeddings,
+            data_root="unused",
+            metrics_path=tmp_path / "m" / f"{name}.json",
+            predictions_path=tmp_path / "p" / f"{name}.csv",
+            confusion_path=tmp_path / "c" / f"{name}.csv",
         )
     metrics = json.loads((tmp_path / "m" / "knn.json").read_text())
     assert set(metrics) >= {"train", "valid", "test", "fit_seconds", "predict_ms_per_image", "model_bytes"}
@@ -79,14 +81,14 @@ def test_train_evaluate_compare(tmp_path, params_file, embeddings):
     assert header == "path,split,true,predicted,confidence,p_x,p_y,p_z"
 
     result = compare.run(
-        ["knn", "logreg"],
-        CompareParams(resamples=200),
-        str(tmp_path / "m" / "{head}.json"),
-        str(tmp_path / "p" / "{head}.csv"),
-        tmp_path / "compare.json",
-        tmp_path / "compare.md",
-        tmp_path / "compare.png",
-    )
+        heads=["knn", "logreg"],
+        params=CompareParams(resamples=200),
+        metrics_tpl=str(tmp_path / "m" / "{head}.json"),
+        predictions_tpl=str(tmp_path / "p" / "{head}.csv"),
+        out_json=tmp_path / "compare.json",
+        out_md=tmp_path / "compare.md",
+        out_png=tmp_path / "compare.png",
+    ).to_json()
     assert result["n_test"] == 12 and set(result["mcnemar"]) == {"knn vs logreg"}
     low, high = result["heads"]["knn"]["test_accuracy_ci"]
     assert low <= result["heads"]["knn"]["test_accuracy"] <= high

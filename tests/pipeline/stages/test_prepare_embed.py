@@ -21,7 +21,7 @@ def prepared(tmp_path, image_folder):
     (image_folder / "dogs" / "broken.png").write_bytes(b"\x89PNG garbage")
     data = DataParams(root=str(image_folder))
     splits, excluded = tmp_path / "data" / "splits.csv", tmp_path / "data" / "excluded.csv"
-    prepare.run(data, splits, excluded)
+    prepare.run(params=data, splits_path=splits, excluded_path=excluded)
     return data, splits, excluded
 
 
@@ -39,7 +39,7 @@ def test_embed_keeps_splits_order_and_reuses_the_store(tmp_path, prepared, capsy
     backbone = BackboneParams(weights="none", resize=SMALL, crop=SMALL)
     params = EmbedParams(store=str(tmp_path / "store.h5"), device="cpu", precision="fp32", batch_size=4)
     out = tmp_path / "emb.h5"
-    embed.run(data, backbone, params, splits, out)
+    embed.run(data=data, backbone=backbone, params=params, splits_path=splits, out=out)
     assert "15 computed, 0 reused" in capsys.readouterr().out
 
     emb = load_embeddings(out)
@@ -50,7 +50,7 @@ def test_embed_keeps_splits_order_and_reuses_the_store(tmp_path, prepared, capsy
     store = FeatureStore(params.store)
     np.testing.assert_array_equal(emb.vectors, store.get(emb.fingerprint, [r.sha256 for r in rows]))
 
-    embed.run(data, backbone, params, splits, out)
+    embed.run(data=data, backbone=backbone, params=params, splits_path=splits, out=out)
     assert "0 computed, 15 reused" in capsys.readouterr().out
 
 
@@ -60,4 +60,10 @@ def test_embed_refuses_images_changed_since_prepare(tmp_path, prepared):
     (tmp_path / "images" / first.path).write_bytes(b"changed")
     params = EmbedParams(store=str(tmp_path / "store.h5"))
     with pytest.raises(DataError, match="changed since prepare"):
-        embed.run(data, BackboneParams(weights="none"), params, splits, tmp_path / "e.h5")
+        embed.run(
+            data=data,
+            backbone=BackboneParams(weights="none"),
+            params=params,
+            splits_path=splits,
+            out=tmp_path / "e.h5",
+        )

@@ -1,0 +1,134 @@
+"""Where each head errs, where heads disagree, and which labels look wrong: typed results."""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from .label_issues import find_label_issues, out_of_fold_proba
+from .results import Result
+
+
+@dataclass
+class ConfusedPair(Result):
+    true: str
+    predicted: str
+    count: int
+
+
+@dataclass
+class HeadConfusion(Result):
+    test_accuracy: float
+    per_class_accuracy: dict[str, float]
+    most_confused: list[ConfusedPair]
+
+
+@dataclass
+class Disagreement(Result):
+    images: int  # test images on which the heads do not all agree
+    all_wrong: int  # test images every head gets wrong
+    fixes: dict[str, list[dict]]  # "a fixes b" -> confusions b makes on images a gets right
+
+
+@dataclass
+class LabelIssue(Result):
+    path: str
+    label: str
+    suggested: str
+    label_probability: float
+
+
+@dataclass
+class ConfusionResult(Result):
+    heads: dict[str, HeadConfusion]
+    disagreement: Disagreement
+    label_issues: list[LabelIssue]
+
+
+def confusion_counts(true: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarray:
+    """(true, predicted) counts; rows are the true classes."""
+    counts = np.zeros((n_classes, n_classes))
+    np.add.at(counts, (true, pred), 1)
+    return counts
+
+
+def row_normalised(counts: np.ndarray) -> np.ndarray:
+    return counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+
+
+def head_confusion(true: np.ndarray, pred: np.ndarray, classes: list[str], top_pairs: int) -> HeadConfusion:
+    counts = confusion_counts(true, pred, len(classes))
+    matrix = row_normalised(counts)
+    off = counts.copy()
+    np.fill_diagonal(off, 0)
+    order = zip(*np.unravel_index(np.argsort(off, axis=None)[::-1], off.shape), strict=True)
+    pairs = [ConfusedPair(classes[i], classes[j], int(off[i, j])) for i, j in order if off[i, j] > 0]
+    return HeadConfusion(
+        test_accuracy=float((pred == true).mean()),
+        per_class_accuracy={c: float(matrix[i, i]) for i, c in enumerate(classes)},
+        most_confused=pairs[:top_pairs],
+    )
+
+
+def misclassified(true: np.ndarray, pred: np.ndarray, confidence: np.ndarray, limit: int) -> np.ndarray:
+    """Wrong test rows, most confident first."""
+    wrong = np.flatnonzero(pred != true)
+    return wrong[np.argsort(-confidence[wrong])][:limit]
+
+
+def most_confident(pred: np.ndarray, confidence: np.ndarray, n_classes: int, per_class: int) -> list[int]:
+    """The `per_class` most confident rows of each predicted class, class by class."""
+    rows = []
+    for c in range(n_classes):
+        members = np.flatnonzero(pred == c)
+        rows += members[np.argsort(-confidence[members])][:per_class].tolist()
+    return rows
+
+
+def disputed(predicted: dict[str, np.ndarray], limit: int) -> np.ndarray:
+    """Rows the heads disagree on, those with the most distinct answers first."""
+    distinct = _distinct_answers(predicted)
+    rows = np.flatnonzero(distinct > 1)
+    return rows[np.argsort(-distinct[rows], kind="stable")][:limit]
+
+
+def disagreement(predicted: dict[str, np.ndarray], true: np.ndarray, classes: list[str]) -> Disagreement:
+    heads = list(predicted)
+    stacked = np.stack([predicted[h] for h in heads])
+    fixes = {}
+    for a, b in itertools.permutations(heads, 2):
+        # Confusions b makes on images a gets right: what switching from b to a would fix.
+        mask = (predicted[a] == true) & (predicted[b] != true)
+        made = Counter((classes[true[i]], classes[predicted[b][i]]) for i in np.flatnonzero(mask))
+        fixes[f"{a} fixes {b}"] = [
+            {"true": t, "predicted_by_" + b: p, "count": n} for (t, p), n in made.most_common(5)
+        ]
+    return Disagreement(
+        images=int((_distinct_answers(predicted) > 1).sum()),
+        all_wrong=int((stacked != true).all(axis=0).sum()),
+        fixes=fixes,
+    )
+
+
+def label_issues(
+    vectors: np.ndarray, labels: np.ndarray, paths, classes: list[str], folds: int, seed: int, limit: int
+) -> list[LabelIssue]:
+    """Confident learning on out-of-fold probabilities of a linear model, most suspect first."""
+    proba = out_of_fold_proba(vectors, labels, folds, seed)
+    return [
+        LabelIssue(
+            path=str(paths[i]),
+            label=classes[labels[i]],
+            suggested=classes[int(proba[i].argmax())],
+            label_probability=float(proba[i, labels[i]]),
+        )
+        for i in find_label_issues(labels, proba)[:limit]
+    ]
+
+
+def _distinct_answers(predicted: dict[str, np.ndarray]) -> np.ndarray:
+    stacked = np.stack(list(predicted.values()))
+    return np.array([len(set(column)) for column in stacked.T])

@@ -1,0 +1,55 @@
+"""Robustness results: each head's accuracy under feature noise, image corruptions and attacks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .results import Result
+
+
+@dataclass
+class Score(Result):
+    accuracy: float
+    drop: float  # clean accuracy minus this one
+
+    @classmethod
+    def against(cls, accuracy: float, clean: float) -> Score:
+        return cls(accuracy, clean - accuracy)
+
+
+@dataclass
+class Attacks(Result):
+    images: int  # test images attacked
+    clean: float  # accuracy on those images before the attack
+    fgsm: dict[str, Score]  # epsilon -> score
+    pgd: dict[str, Score]
+
+
+@dataclass
+class HeadRobustness(Result):
+    clean: float
+    feature: dict[str, dict[str, Score]]  # kind -> level -> score
+    image: dict[str, dict[str, Score]]  # corruption -> severity -> score
+    adversarial: Attacks | None  # None: the head has no differentiable form
+
+    def to_json(self) -> dict:
+        return {**super().to_json(), "adversarial": self.adversarial.to_json() if self.adversarial else {}}
+
+    @classmethod
+    def from_json(cls, data: dict) -> HeadRobustness:
+        return super().from_json({**data, "adversarial": data["adversarial"] or None})
+
+
+@dataclass
+class RobustnessResult(Result):
+    n_test: int
+    seed: int
+    heads: dict[str, HeadRobustness]
+    notes: list[str]
+
+
+def scored(grid: dict[str, dict[str, float]], clean: float) -> dict[str, dict[str, Score]]:
+    """kind -> level -> accuracy, each beside its drop from `clean`."""
+    return {
+        kind: {level: Score.against(v, clean) for level, v in levels.items()} for kind, levels in grid.items()
+    }

@@ -1,0 +1,180 @@
+"""Run the robustness grid: every head on the same perturbed test inputs, the same seeds."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from features import Extractor, FeatureStore, derived_key, extract, read_image
+
+from ..config import AdversarialParams, FeatureNoiseParams, RobustnessParams
+from ..exceptions import DataError
+from ..heads import Head
+from ..network import pixel_model
+from .adversarial import attack_accuracy
+from .corruptions import Corruption
+from .feature_noise import perturb
+from .robustness import Attacks, HeadRobustness, RobustnessResult, Score, scored
+
+
+@dataclass
+class TestSet:
+    """The clean test rows every perturbation starts from."""
+
+    vectors: np.ndarray
+    paths: list[str]  # absolute image paths
+    keys: list[str]  # content keys in the feature store
+    labels: np.ndarray  # class names
+    train_spread: np.ndarray  # per-feature std of the train embeddings
+
+
+def accuracy(head: Head, X, labels: np.ndarray, image_transform=None) -> float:
+    proba = (
+        head.predict_proba(X) if image_transform is None else head.predict_proba(X, perturb=image_transform)
+    )
+    return float((head.classes_[proba.argmax(1)] == labels).mean())
+
+
+def clean_inputs(head: Head, test: TestSet):
+    return test.vectors if head.input_kind == "embeddings" else test.paths
+
+
+def feature_sweep(
+    heads: dict[str, Head], test: TestSet, params: FeatureNoiseParams, seed: int
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Embedding heads on one perturbed matrix per (kind, level), shared by every head."""
+    grid = [("add_constant", c) for c in params.add_counts]
+    grid += [("zero", c) for c in params.zero_counts]
+    grid += [("gaussian", s) for s in params.gaussian_levels]
+    dim = test.vectors.shape[1]
+    out: dict[str, dict[str, dict[str, float]]] = {name: {} for name in heads}
+    for kind, level in grid:
+        if kind != "gaussian" and level > dim:
+            raise DataError(f"robustness.feature: {level} features asked of {dim}-d embeddings")
+        X = perturb(test.vectors, kind, level, test.train_spread, seed, constant=params.add_value)
+        for name, head in heads.items():
+            out[name].setdefault(kind, {})[f"{level:g}"] = accuracy(head, X, test.labels)
+    return out
+
+
+def corruption_sweep(
+    heads: dict[str, Head],
+    test: TestSet,
+    corruptions: Sequence[str],
+    severities: Sequence[int],
+    extractor: Extractor,
+    store: FeatureStore,
+    batch_size: int,
+    num_workers: int | None,
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Every head on corrupted test images; embedding heads read them through the store.
+
+    Corrupted images get keys derived from the clean key and the corruption, so a re-run
+    embeds nothing.
+    """
+    out: dict[str, dict[str, dict[str, float]]] = {name: {} for name in heads}
+    for kind in corruptions:
+        for severity in severities:
+            start = time.perf_counter()
+            corruption = Corruption(kind, severity, test.keys)
+            keys = [derived_key(k, corruption.name) for k in test.keys]
+            report = extract(
+                test.paths,
+                store,
+                extractor,
+                keys=keys,
+                transform=corruption,
+                batch_size=batch_size,
+                num_workers=num_workers,
+                progress=False,
+            )
+            if report.failures:
+                raise DataError(f"{len(report.failures)} corrupted images failed: {report.failures[:3]}")
+            vectors = store.get(extractor.fingerprint, keys)
+            for name, head in heads.items():
+                score = (
+                    accuracy(head, vectors, test.labels)
+                    if head.input_kind == "embeddings"
+                    else accuracy(head, test.paths, test.labels, corruption)
+                )
+                out[name].setdefault(kind, {})[str(severity)] = score
+            print(
+                f"robustness: {corruption.name}: {report.computed} embedded, {report.reused} reused, "
+                f"{time.perf_counter() - start:.1f}s",
+                flush=True,
+            )
+    return out
+
+
+def attack(
+    head: Head, test: TestSet, extractor: Extractor, params: AdversarialParams, seed: int
+) -> dict | None:
+    """White-box FGSM and PGD through backbone and head on a seeded subset of the test images."""
+    composed = pixel_model(head, extractor)
+    if composed is None:
+        return None
+    model, prep = composed
+    chosen = np.random.default_rng(seed).permutation(len(test.paths))[: params.images]
+    images = torch.stack([prep.to_uint8(read_image(test.paths[i])) for i in chosen]).to(extractor.device)
+    labels = torch.as_tensor(np.searchsorted(head.classes_, test.labels[chosen])).to(extractor.device)
+    scores = attack_accuracy(
+        model,
+        images,
+        labels,
+        params.epsilons,
+        params.pgd_steps,
+        params.pgd_epsilons,
+        params.batch_size,
+        seed,
+        extractor.precision,
+    )
+    return {"images": len(chosen), **scores}
+
+
+def analyse_robustness(
+    heads: dict[str, Head],
+    test: TestSet,
+    params: RobustnessParams,
+    extractor: Extractor,
+    store: FeatureStore,
+    batch_size: int,
+    num_workers: int | None,
+) -> RobustnessResult:
+    """The whole grid for every head, each score beside its drop from the clean accuracy."""
+    clean = {name: accuracy(head, clean_inputs(head, test), test.labels) for name, head in heads.items()}
+    embedding_heads = {n: h for n, h in heads.items() if h.input_kind == "embeddings"}
+    notes = [f"feature-space perturbations apply to embedding heads only, not to {n}" for n in heads
+             if n not in embedding_heads]  # fmt: skip
+    feature = feature_sweep(embedding_heads, test, params.feature, params.seed)
+    image = corruption_sweep(
+        heads, test, params.corruptions, params.severities, extractor, store, batch_size, num_workers
+    )
+    results = {}
+    for name, head in heads.items():
+        start = time.perf_counter()
+        scores = attack(head, test, extractor, params.adversarial, params.seed)
+        if scores is None:
+            notes.append(f"{name} has no differentiable form; no gradient attack")
+            attacks = None
+        else:
+            print(f"robustness: attacks on {name}: {scores}, {time.perf_counter() - start:.1f}s", flush=True)
+            base = scores["clean"]
+            attacks = Attacks(
+                images=scores["images"],
+                clean=base,
+                **{
+                    kind: {eps: Score.against(v, base) for eps, v in scores[kind].items()}
+                    for kind in ("fgsm", "pgd")
+                },
+            )
+        results[name] = HeadRobustness(
+            clean=clean[name],
+            feature=scored(feature.get(name, {}), clean[name]),
+            image=scored(image[name], clean[name]),
+            adversarial=attacks,
+        )
+    return RobustnessResult(n_test=len(test.paths), seed=params.seed, heads=results, notes=notes)

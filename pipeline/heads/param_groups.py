@@ -1,0 +1,35 @@
+"""Optimizer parameter groups: layer-wise learning rates, no weight decay on norms and biases."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import nn
+
+
+def param_groups(
+    blocks: Sequence[tuple[str, Sequence[nn.Module]]],
+    lr: float,
+    weight_decay: float,
+    frozen: Sequence[str] = (),
+    layer_lr_decay: float = 1.0,
+) -> list[dict]:
+    """Groups for `torch.optim` from named blocks of modules, ordered input to output.
+
+    The last block trains at `lr`, each earlier one at `layer_lr_decay` times the next
+    one's; blocks named in `frozen` get no group (the caller stops their gradients).
+    Within a block, norm weights and biases (every parameter of one dimension) take no
+    weight decay, as in timm: decaying them only shrinks scales and shifts the network
+    is free to choose.
+    """
+    groups = []
+    trainable = [(name, modules) for name, modules in blocks if name not in frozen]
+    for depth, (name, modules) in enumerate(reversed(trainable)):
+        params = [p for module in modules for p in module.parameters()]
+        block_lr = lr * layer_lr_decay**depth
+        decay = [p for p in params if p.ndim > 1]
+        no_decay = [p for p in params if p.ndim <= 1]
+        for suffix, members, wd in (("", decay, weight_decay), ("/no_decay", no_decay, 0.0)):
+            if members:
+                groups.append({"params": members, "lr": block_lr, "weight_decay": wd, "name": name + suffix})
+    return groups

@@ -1,0 +1,63 @@
+"""The feature extractor the params describe, and pixels -> backbone -> head as one torch module."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+
+from features import Extractor, Preprocessing, create_extractor
+
+from .config import BackboneParams, EmbedParams
+
+if TYPE_CHECKING:  # heads import this module; the stages that only embed need no head code
+    from .heads.base import Head
+
+
+def make_extractor(backbone: BackboneParams, embed: EmbedParams) -> Extractor:
+    """The extractor the params describe; fails before any image is read if weights are missing."""
+    return create_extractor(
+        backbone.arch,
+        backbone.weights,
+        embed.device,
+        embed.precision,
+        seed=backbone.seed,
+        resize=backbone.resize,
+        crop=backbone.crop,
+    )
+
+
+def pixel_model(head: Head, extractor: Extractor) -> tuple[nn.Module, Preprocessing] | None:
+    """[0, 1] pixels to `head`'s logits, frozen, and the preprocessing that sizes its inputs.
+
+    None for a head without a differentiable form. Embedding heads sit on the extractor's
+    network with its normalisation in front; image heads carry their own network.
+    """
+    module = head.differentiable()
+    if module is None:
+        return None
+    if head.input_kind == "images":
+        return module.to(extractor.device).requires_grad_(False), head.preprocessing_
+    prep = extractor.backbone.preprocessing
+    model = nn.Sequential(pixel_normalizer(prep), extractor.model, module)
+    return model.to(extractor.device).eval().requires_grad_(False), prep  # gradients for inputs only
+
+
+class Affine(nn.Module):
+    """x * scale + shift, per feature (standardisation inside a differentiable head)."""
+
+    def __init__(self, scale, shift):
+        super().__init__()
+        self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32))
+        self.register_buffer("shift", torch.as_tensor(shift, dtype=torch.float32))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale + self.shift
+
+
+def pixel_normalizer(prep) -> Affine:
+    """[0, 1] pixels to the network's normalised input, as a layer gradients flow through."""
+    mean = torch.tensor(prep.mean).view(1, 3, 1, 1)
+    std = torch.tensor(prep.std).view(1, 3, 1, 1)
+    return Affine(1 / std, -mean / std)
