@@ -23,7 +23,9 @@ class _Registry(Mapping):
             raise KeyError(name)
         module = importlib.import_module(f"{__name__}.{name}")
         (cls,) = [
-            v for v in vars(module).values() if isinstance(v, type) and issubclass(v, Head) and v.name == name
+            v
+            for v in vars(module).values()
+            if isinstance(v, type) and issubclass(v, Head) and getattr(v, "name", None) == name
         ]
         return cls
 
