@@ -44,9 +44,9 @@ def run(
     per_head = {}
     for head in heads:
         pred, confidence = predicted[head], predictions[head].confidence
-        per_head[head] = head_confusion(true, pred, classes, params.top_pairs)
-        matrix = row_normalised(confusion_counts(true, pred, len(classes)))
-        plot_head(head, per_head[head], matrix, true, pred, confidence, classes, paths, thumb,
+        counts = confusion_counts(true, pred, len(classes))
+        per_head[head] = head_confusion(counts, classes, params.top_pairs)
+        plot_head(head, per_head[head], row_normalised(counts), true, pred, confidence, classes, paths, thumb,
                   params.gallery, params.per_class, reports)  # fmt: skip
     plot_disagreements(predicted, true, classes, paths, thumb, params.gallery, reports)
     issues = label_issues(
