@@ -10,6 +10,7 @@ from .exceptions import (
 )
 from .extract import ExtractionReport, extract
 from .extractor import Extractor, create_extractor
+from .files import Listing, list_images
 from .hashing import derived_key, sha256_file, sha256_files
 from .images import is_image_file, read_image
 from .preprocess import Preprocessing
@@ -24,6 +25,7 @@ __all__ = [
     "FeatureStore",
     "FeaturesError",
     "ImageReadError",
+    "Listing",
     "Preprocessing",
     "StoreError",
     "WeightsUnavailableError",
@@ -32,6 +34,7 @@ __all__ = [
     "derived_key",
     "extract",
     "is_image_file",
+    "list_images",
     "read_image",
     "sha256_file",
     "sha256_files",

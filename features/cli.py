@@ -1,4 +1,4 @@
-"""Command line: `python -m features extract DIR --store PATH` and `python -m features info PATH`."""
+"""Command line for the store: `extract`, `info` and `export` (also `workbench extract|info|export`)."""
 
 from __future__ import annotations
 
@@ -8,18 +8,19 @@ from pathlib import Path
 
 from .constants import DEFAULT_ARCH, DEFAULT_WEIGHTS, DEVICES, PRECISIONS
 from .exceptions import FeaturesError
+from .export import choose_fingerprint, export_vectors
 from .extract import extract
 from .extractor import create_extractor
-from .images import is_image_file
+from .files import Listing, list_images
 from .store import FeatureStore
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m features", description=__doc__)
+def build_parser(prog: str = "python -m features") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    ext = commands.add_parser("extract", help="embed every image under a folder into a store")
-    ext.add_argument("image_dir", type=Path)
+    ext = commands.add_parser("extract", help="embed image files and folders into a store")
+    ext.add_argument("images", type=Path, nargs="+", help="image files or folders (searched recursively)")
     ext.add_argument("--store", type=Path, required=True, help="HDF5 feature store (created if absent)")
     ext.add_argument("--arch", default=DEFAULT_ARCH)
     ext.add_argument("--weights", default=DEFAULT_WEIGHTS, help="enum name, checkpoint path, or none")
@@ -33,6 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = commands.add_parser("info", help="fingerprints, counts and failures in a store")
     info.add_argument("store", type=Path)
+
+    exp = commands.add_parser("export", help="keys, vectors and known paths of one extractor, to a file")
+    exp.add_argument("store", type=Path)
+    exp.add_argument("--out", type=Path, required=True, help="file.npz or file.parquet (needs pyarrow)")
+    exp.add_argument("--fingerprint", help="which extractor (needed when the store holds several)")
     return parser
 
 
@@ -44,15 +50,11 @@ def _positive(text: str) -> int:
 
 
 def run_extract(args: argparse.Namespace) -> int:
-    if not args.image_dir.is_dir():
-        raise FeaturesError(f"{args.image_dir} is not a folder")
-    files = sorted(p for p in args.image_dir.rglob("*") if p.is_file())
-    images = [p for p in files if is_image_file(p)]
-    others = len(files) - len(images)
-    if others:
-        print(f"ignoring {others} files without an image extension", file=sys.stderr)
-    if not images:
-        raise FeaturesError(f"no image files under {args.image_dir}")
+    listing = list_images(args.images)
+    report_listing(listing)
+    if not listing.images:
+        raise FeaturesError(f"no image files in {[str(p) for p in args.images]}")
+    images = listing.images
     extractor = create_extractor(
         args.arch,
         args.weights,
@@ -76,10 +78,16 @@ def run_extract(args: argparse.Namespace) -> int:
     return 0
 
 
+def report_listing(listing: Listing) -> None:
+    """Say on stderr what a scan passed over: files without an image extension, unusable paths."""
+    if listing.ignored:
+        print(f"ignoring {len(listing.ignored)} files without an image extension", file=sys.stderr)
+    for path, reason in listing.problems:
+        print(f"SKIPPED {path}: {reason}", file=sys.stderr)
+
+
 def run_info(args: argparse.Namespace) -> int:
-    if not args.store.exists():
-        raise FeaturesError(f"no store at {args.store}")
-    store = FeatureStore(args.store)
+    store = _existing_store(args.store)
     fingerprints = store.fingerprints()
     print(f"store {args.store}: {len(fingerprints)} extractor(s)")
     for name, spec in fingerprints.items():
@@ -96,10 +104,31 @@ def run_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def run_export(args: argparse.Namespace) -> int:
+    store = _existing_store(args.store)
+    fingerprint = choose_fingerprint(store, args.fingerprint)
+    rows = export_vectors(store, fingerprint, args.out)
+    print(f"exported {rows} vectors of extractor {fingerprint} -> {args.out}")
+    return 0
+
+
+def _existing_store(path: Path) -> FeatureStore:
+    if not path.expanduser().is_file():
+        raise FeaturesError(f"no store at {path}")
+    return FeatureStore(path)
+
+
+COMMANDS = {"extract": run_extract, "info": run_info, "export": run_export}
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m features") -> int:
+    """Exit 0 on success, 1 on a failure (one line on stderr), 2 on a usage error, 130 on Ctrl-C."""
+    args = build_parser(prog).parse_args(argv)
     try:
-        return {"extract": run_extract, "info": run_info}[args.command](args)
+        return COMMANDS[args.command](args)
     except FeaturesError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -99,7 +99,9 @@ def extract(
                 if batch.positions:
                     vectors = extractor(batch.images)
                     batch_keys = [keys[todo[pos]] for pos in batch.positions]
-                    store.put(fingerprint, spec, batch_keys, vectors)
+                    # a transformed image's vector is not that file's, so it gets no path
+                    batch_paths = None if transform else [paths[todo[pos]] for pos in batch.positions]
+                    store.put(fingerprint, spec, batch_keys, vectors, batch_paths)
                     report.computed += len(batch_keys)
                 bar.update(len(batch.positions) + len(batch.failures))
                 bar.set_postfix(reused=report.reused, computed=report.computed, failed=len(report.failures))

@@ -3,6 +3,7 @@
 Layout:
     /extractors/<fingerprint>/keys     (n,) S64      hex SHA-256 of the image bytes
     /extractors/<fingerprint>/vectors  (n, dim) f4
+    /extractors/<fingerprint>/paths    (n,) str      where the image was last read from ("" unknown)
         attrs: spec (JSON of what made the vectors), count (rows committed)
     /failures/{keys, paths, reasons}   images that could not be decoded, attrs: count
 
@@ -101,8 +102,32 @@ class FeatureStore:
 
     # -- writing -----------------------------------------------------------------
 
-    def put(self, fingerprint: str, spec: dict, keys: Sequence[str], vectors: np.ndarray) -> int:
-        """Append vectors for keys not yet stored; returns how many rows were added."""
+    def rows(self, fingerprint: str, block: int = 65536) -> Iterator[tuple[list[str], np.ndarray, list[str]]]:
+        """Every stored (keys, vectors, paths) under `fingerprint`, `block` rows at a time."""
+        with self._reading() as h5:
+            name = f"extractors/{fingerprint}"
+            if h5 is None or name not in h5:
+                raise StoreError(f"{self.path} holds no vectors of extractor {fingerprint}")
+            group = h5[name]
+            count = int(group.attrs["count"])
+            for start in range(0, count, block):
+                stop = min(start + block, count)
+                keys = [key.decode() for key in group["keys"][start:stop]]
+                paths = group["paths"].asstr()[start:stop].tolist() if "paths" in group else [""] * len(keys)
+                yield keys, group["vectors"][start:stop], paths
+
+    def put(
+        self,
+        fingerprint: str,
+        spec: dict,
+        keys: Sequence[str],
+        vectors: np.ndarray,
+        paths: Sequence[str] | None = None,
+    ) -> int:
+        """Append vectors for keys not yet stored; returns how many rows were added.
+
+        `paths` (where each image was read from) is kept for `export`; it is not part of the key.
+        """
         vectors = np.asarray(vectors, dtype=np.float32)
         if vectors.ndim != 2 or len(vectors) != len(keys):
             raise StoreError(f"put: {len(keys)} keys but vectors of shape {vectors.shape}")
@@ -122,6 +147,8 @@ class FeatureStore:
             stop = start + len(fresh)
             _append(group["keys"], start, np.array(list(fresh), dtype=_KEY_DTYPE))
             _append(group["vectors"], start, vectors[list(fresh.values())])
+            fresh_paths = [paths[i] if paths is not None else "" for i in fresh.values()]
+            _append(_paths_dataset(group, start), start, np.array(fresh_paths, dtype=object))
             h5.flush()
             group.attrs["count"] = stop  # the commit point
             h5.flush()
@@ -217,6 +244,13 @@ class FeatureStore:
     def _dim(h5: h5py.File | None, fingerprint: str) -> int:
         name = f"extractors/{fingerprint}/vectors"
         return h5[name].shape[1] if h5 is not None and name in h5 else 0
+
+
+def _paths_dataset(group: h5py.Group, count: int) -> h5py.Dataset:
+    """The group's paths, created on first use (stores written before paths were kept have none)."""
+    if "paths" not in group:
+        group.create_dataset("paths", (count,), _STR, maxshape=(None,), chunks=(1024,))
+    return group["paths"]
 
 
 def _append(dataset: h5py.Dataset, start: int, values: np.ndarray) -> None:

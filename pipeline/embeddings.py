@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import h5py
 import numpy as np
 
 from .exceptions import DataError
+from .feature_source import FeatureSource
 
 _STR = h5py.string_dtype()
 
@@ -24,6 +25,11 @@ class Embeddings:
     classes: list[str]
     fingerprint: str
     spec: dict
+    recipe: dict = field(default_factory=dict)  # how to rebuild the extractor (FeatureSource)
+
+    @property
+    def source(self) -> FeatureSource:
+        return FeatureSource(self.fingerprint, self.spec, self.recipe)
 
     def subset(self, split: str) -> tuple[np.ndarray, np.ndarray]:
         mask = self.split == split
@@ -54,6 +60,7 @@ def save_embeddings(path: Path, emb: Embeddings) -> None:
         h5.create_dataset("classes", data=np.asarray(emb.classes, dtype=object), dtype=_STR)
         h5.attrs["fingerprint"] = emb.fingerprint
         h5.attrs["spec"] = json.dumps(emb.spec, sort_keys=True)
+        h5.attrs["recipe"] = json.dumps(emb.recipe, sort_keys=True)
     tmp.replace(path)  # readers never see a half-written file
 
 
@@ -70,4 +77,5 @@ def load_embeddings(path: Path) -> Embeddings:
             classes=list(h5["classes"].asstr()[:]),
             fingerprint=str(h5.attrs["fingerprint"]),
             spec=json.loads(h5.attrs["spec"]),
+            recipe=json.loads(h5.attrs.get("recipe", "{}")),
         )

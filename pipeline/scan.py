@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from features import ImageReadError, is_image_file, read_image, sha256_file
+from features import ImageReadError, list_images, read_image, sha256_file
 
 from .exceptions import DataError
 
@@ -46,10 +46,12 @@ def scan_folder(root: Path, workers: int = 4) -> Scan:
             "101 subset with `python -m pipeline download`."
         )
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    files, ignored = [], []
+    files, ignored, unusable = [], [], []
     for class_dir in class_dirs:
-        for path in sorted(p for p in class_dir.rglob("*") if p.is_file()):
-            (files if is_image_file(path) else ignored).append((path, class_dir.name))
+        listing = list_images([class_dir])
+        files += [(path, class_dir.name) for path in listing.images]
+        ignored += listing.ignored
+        unusable += [Excluded(_relative(path, root), reason) for path, reason in listing.problems]
     if not files:
         raise DataError(f"no images under {root}/<class>/ (extensions: jpg, png, bmp, gif, webp, tiff)")
 
@@ -58,14 +60,17 @@ def scan_folder(root: Path, workers: int = 4) -> Scan:
 
     items, excluded = [], []
     for (path, label), (digest, problem) in zip(files, checks, strict=True):
-        rel = path.relative_to(root).as_posix()
+        rel = _relative(path, root)
         if problem:
             excluded.append(Excluded(rel, problem))
         else:
             items.append(Item(rel, label, digest))
     items, duplicates = _settle_duplicates(items)
-    ignored_rel = [p.relative_to(root).as_posix() for p, _ in ignored]
-    return Scan(items, excluded + duplicates, ignored_rel)
+    return Scan(items, unusable + excluded + duplicates, [_relative(p, root) for p in ignored])
+
+
+def _relative(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix()
 
 
 def _check_file(path: Path) -> tuple[str, str | None]:

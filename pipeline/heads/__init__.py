@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 
 from ..config import HEAD_NAMES, BackboneParams, EmbedParams, enabled_heads
 from ..exceptions import ParamsError
 from ..params import Params, check_keys
-from .base import Head
+from .base import Head, read_meta
 
 
 class _Registry(Mapping):
@@ -67,9 +68,23 @@ def head_from_params(name: str, params: Params) -> Head:
     return make_head(name, **{**inherited, **params.mapping(f"heads.{name}")})
 
 
-def load_heads(names: list[str], template: str) -> dict[str, Head]:
-    """Fitted heads from their folders (`template` holds `{head}`)."""
-    return {name: head_class(name).load(template.format(head=name)) for name in names}
+def load_heads(names: list[str], template: str, fingerprint: str | None = None) -> dict[str, Head]:
+    """Fitted heads from their folders (`template` holds `{head}`), checked against `fingerprint`."""
+    return {name: head_class(name).load(template.format(head=name), fingerprint) for name in names}
 
 
-__all__ = ["HEADS", "Head", "enabled_heads", "head_class", "head_from_params", "load_heads", "make_head"]
+def load_head(directory: str | Path) -> Head:
+    """Whichever head `directory` holds (its head.json names it)."""
+    return head_class(read_meta(Path(directory))["name"]).load(directory)
+
+
+__all__ = [
+    "HEADS",
+    "Head",
+    "enabled_heads",
+    "head_class",
+    "head_from_params",
+    "load_head",
+    "load_heads",
+    "make_head",
+]

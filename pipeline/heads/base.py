@@ -12,6 +12,8 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from torch import nn
 
+from ..exceptions import PipelineError
+from ..feature_source import FeatureSource
 from ..params import check_value
 
 META_FILE = "head.json"
@@ -59,7 +61,8 @@ class Head(ClassifierMixin, BaseEstimator):
         """JSON-ready facts about the fit (chosen lambda, epochs run, ...)."""
         return {}
 
-    def save(self, directory: str | Path) -> None:
+    def save(self, directory: str | Path, features: FeatureSource | None = None) -> None:
+        """Params, classes, fit report and the extractor of the training inputs, then the state."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         meta = {
@@ -67,24 +70,58 @@ class Head(ClassifierMixin, BaseEstimator):
             "params": self.get_params(),
             "classes": self.classes_.tolist(),
             "fit_report": self.fit_report(),
+            "features": features.to_json() if features else None,
+            **self._input_meta(),
         }
         (directory / META_FILE).write_text(json.dumps(meta, indent=2, default=_jsonable))
         self._save_state(directory)
 
     @classmethod
-    def load(cls, directory: str | Path) -> Head:
+    def load(cls, directory: str | Path, fingerprint: str | None = None) -> Head:
+        """The fitted head; with `fingerprint`, stops unless its inputs come from that extractor."""
         directory = Path(directory)
-        meta = json.loads((directory / META_FILE).read_text())
+        meta = read_meta(directory)
         head = cls(**meta["params"]).validate_params()  # JSON has no tuples; this restores them
         head.classes_ = np.array(meta["classes"])
+        head.features_ = FeatureSource(**meta["features"]) if meta.get("features") else None
+        if fingerprint is not None:
+            head.check_features(fingerprint)
         head._load_state(directory)
         return head
+
+    def check_features(self, fingerprint: str) -> None:
+        """Stop if this head would be fed vectors of another extractor than it was trained on."""
+        if self.input_kind != "embeddings":
+            return  # image heads carry their own network and preprocessing
+        trained = self.features_
+        if trained is None:
+            raise PipelineError(
+                f"head {self.name}: head.json does not say which features it was trained on (made "
+                f"by an older version); retrain it: `dvc repro train@{self.name}`"
+            )
+        if trained.fingerprint != fingerprint:
+            raise PipelineError(
+                f"head {self.name} was trained on features {trained.describe()}, but these are "
+                f"{fingerprint}: retrain it on them (`dvc repro train@{self.name}`), or predict "
+                "images through its own extractor (`workbench predict --head DIR IMAGES`)"
+            )
+
+    def _input_meta(self) -> dict:
+        """More of head.json for heads that read their inputs themselves (preprocessing)."""
+        return {}
 
     def _save_state(self, directory: Path) -> None:
         raise NotImplementedError
 
     def _load_state(self, directory: Path) -> None:
         raise NotImplementedError
+
+
+def read_meta(directory: Path) -> dict:
+    path = Path(directory) / META_FILE
+    if not path.is_file():
+        raise PipelineError(f"no fitted head in {directory} ({META_FILE} not found): run `dvc repro` first")
+    return json.loads(path.read_text())
 
 
 def linear_module(coef: np.ndarray, intercept: np.ndarray) -> nn.Linear:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import math
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from features.runtime import autocast, resolve_device, resolve_precision
 from ..exceptions import DataError
 from ..network import pixel_normalizer
 from ..params import rule
-from .base import Head
+from .base import Head, read_meta
 from .param_groups import param_groups
 from .training import train_epochs
 
@@ -347,12 +346,14 @@ class FinetuneHead(Head):
 
     # -- persistence -----------------------------------------------------------------
 
+    def _input_meta(self) -> dict:
+        return {"preprocessing": self.preprocessing_.as_dict()}
+
     def _save_state(self, directory: Path) -> None:
         torch.save(self.model_.state_dict(), directory / "weights.pt")
-        (directory / "preprocessing.json").write_text(json.dumps(self.preprocessing_.as_dict()))
 
     def _load_state(self, directory: Path) -> None:
-        prep = json.loads((directory / "preprocessing.json").read_text())
+        prep = read_meta(directory)["preprocessing"]
         self.preprocessing_ = Preprocessing(
             **{**prep, "mean": tuple(prep["mean"]), "std": tuple(prep["std"])}
         )

@@ -35,7 +35,7 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m pipeline compare", description=__doc__)
+    parser = argparse.ArgumentParser(prog="workbench compare", description=__doc__)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--metrics", required=True, help="path template with {head}")
     parser.add_argument("--predictions", required=True, help="path template with {head}")

@@ -64,7 +64,7 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m pipeline confusion", description=__doc__)
+    parser = argparse.ArgumentParser(prog="workbench confusion", description=__doc__)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--embeddings", type=Path, required=True)
     parser.add_argument("--predictions", required=True, help="path template with {head}")

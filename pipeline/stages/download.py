@@ -44,7 +44,7 @@ def run(*, data: DataParams, params: DownloadParams) -> Path:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m pipeline download", description=__doc__)
+    parser = argparse.ArgumentParser(prog="workbench download", description=__doc__)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     args = parser.parse_args(argv)
     params = Params.load(args.params)

@@ -12,6 +12,7 @@ from features import FeatureStore, extract, sha256_files
 from ..config import BackboneParams, DataParams, EmbedParams
 from ..embeddings import Embeddings, save_embeddings
 from ..exceptions import DataError
+from ..feature_source import FeatureSource
 from ..network import make_extractor
 from ..params import Params
 from ..splits import read_splits
@@ -57,6 +58,7 @@ def run(
         classes=classes,
         fingerprint=extractor.fingerprint,
         spec=extractor.spec,
+        recipe=FeatureSource.of(extractor, backbone.weights, backbone.seed).recipe,
     )
     save_embeddings(out, embeddings)
     print(f"embed: {len(rows)} images -> {out}: {report.summary()}")
@@ -78,7 +80,7 @@ def _check_unchanged(paths: list[str], keys: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m pipeline embed", description=__doc__)
+    parser = argparse.ArgumentParser(prog="workbench embed", description=__doc__)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--splits", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)

@@ -28,7 +28,7 @@ def run(
     confusion_path: Path,
 ) -> dict:
     emb = load_embeddings(embeddings_path)
-    head = head_class(name).load(head_dir)
+    head = head_class(name).load(head_dir, emb.fingerprint)
     X = emb.inputs(head.input_kind, data_root)
     start = time.perf_counter()
     head_proba = head.predict_proba(X)
@@ -66,7 +66,7 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m pipeline evaluate", description=__doc__)
+    parser = argparse.ArgumentParser(prog="workbench evaluate", description=__doc__)
     parser.add_argument("head")
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--head-dir", type=Path, required=True)

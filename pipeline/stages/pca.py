@@ -25,7 +25,7 @@ def run(*, params: PCAParams, embeddings_path: Path, metrics_path: Path, reports
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m pipeline pca", description=__doc__)
+    parser = argparse.ArgumentParser(prog="workbench pca", description=__doc__)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--embeddings", type=Path, required=True)
     parser.add_argument("--metrics", type=Path, required=True)

@@ -43,7 +43,7 @@ def _write_excluded(path: Path, excluded) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m pipeline prepare", description=__doc__)
+    parser = argparse.ArgumentParser(prog="workbench prepare", description=__doc__)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--splits", type=Path, required=True)
     parser.add_argument("--excluded", type=Path, required=True)

@@ -53,7 +53,7 @@ def run(*, embeddings_path: Path, results: dict[str, tuple[Path, Path]], out: Pa
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m pipeline report", description=__doc__)
+    parser = argparse.ArgumentParser(prog="workbench report", description=__doc__)
     parser.add_argument("--embeddings", type=Path, required=True)
     for name in RESULTS:
         parser.add_argument(f"--{name}", type=Path, nargs=2, required=True, metavar=("JSON", "FIGURES"))

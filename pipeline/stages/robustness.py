@@ -35,6 +35,8 @@ def run(
     extractor = make_extractor(backbone, embed)
     if extractor.fingerprint != emb.fingerprint:
         raise DataError(f"{embeddings_path} was made by another extractor; run `dvc repro embed` first")
+    for head in heads.values():
+        head.check_features(emb.fingerprint)
     rows = np.flatnonzero(emb.split == "test")
     root = Path(data.root).expanduser()
     test = TestSet(
@@ -52,7 +54,7 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m pipeline robustness", description=__doc__)
+    parser = argparse.ArgumentParser(prog="workbench robustness", description=__doc__)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--embeddings", type=Path, required=True)
     parser.add_argument("--heads", required=True, help="head folder template with {head}")

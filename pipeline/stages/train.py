@@ -26,7 +26,7 @@ def run(*, head: Head, embeddings_path: Path, data_root: str, out: Path) -> dict
     start = time.perf_counter()
     head.fit(X[train], y[train], eval_set=(X[valid], y[valid]) if valid.any() else None)
     seconds = time.perf_counter() - start
-    head.save(out)
+    head.save(out, features=emb.source)
     info = {"head": head.name, "fit_seconds": seconds, "n_train": int(train.sum()), **head.fit_report()}
     (out / "fit.json").write_text(json.dumps(info, indent=2))
     history = getattr(head, "history_", None)
@@ -46,7 +46,7 @@ def _write_history(path: Path, history: list[dict]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m pipeline train", description=__doc__)
+    parser = argparse.ArgumentParser(prog="workbench train", description=__doc__)
     parser.add_argument("head")
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--embeddings", type=Path, required=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
+
 from tests.conftest import SMALL
 
 
@@ -48,8 +50,41 @@ def test_extract_then_info_then_reuse(tmp_path, image_folder):
     assert "0 computed, 15 reused" in second.stdout
 
 
-def test_cli_errors_are_one_clear_line(tmp_path):
+def test_failures_exit_1_with_one_line_and_usage_errors_exit_2(tmp_path):
     result = _run("extract", str(tmp_path / "nowhere"), "--store", str(tmp_path / "s.h5"))
-    assert result.returncode == 2 and "is not a folder" in result.stderr
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"SKIPPED {tmp_path / 'nowhere'}: no such file or folder" in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: no image files in")
     bad = _run("extract", str(tmp_path), "--store", "s.h5", "--precision", "fp8")
     assert bad.returncode == 2 and "invalid choice: 'fp8'" in bad.stderr
+    assert _run("export", "--help").returncode == 0
+
+
+def test_export_npz_and_parquet_hold_keys_vectors_and_paths(tmp_path, image_folder, small_extractor):
+    import pyarrow.parquet as pq
+
+    from features import FeatureStore, extract
+
+    store = FeatureStore(tmp_path / "s.h5")
+    paths = sorted(image_folder.rglob("*.png"))
+    report = extract(paths, store, small_extractor, batch_size=4, num_workers=0, progress=False)
+    expected = store.get(report.fingerprint, report.keys)
+
+    assert _run("export", str(store.path), "--out", str(tmp_path / "v.npz")).returncode == 0
+    npz = np.load(tmp_path / "v.npz")
+    order = [list(npz["keys"]).index(k) for k in report.keys]
+    np.testing.assert_array_equal(npz["vectors"][order], expected)
+    assert list(npz["paths"][order]) == [str(p) for p in paths]
+    assert str(npz["fingerprint"]) == report.fingerprint
+
+    assert _run("export", str(store.path), "--out", str(tmp_path / "v.parquet")).returncode == 0
+    table = pq.read_table(tmp_path / "v.parquet").to_pydict()
+    rows = {
+        key: (vector, path)
+        for key, vector, path in zip(table["key"], table["vector"], table["path"], strict=True)
+    }
+    np.testing.assert_array_equal(np.array([rows[k][0] for k in report.keys], dtype=np.float32), expected)
+    assert [rows[k][1] for k in report.keys] == [str(p) for p in paths]
+
+    wrong = _run("export", str(store.path), "--out", str(tmp_path / "v.npz"), "--fingerprint", "nope")
+    assert wrong.returncode == 1 and f"pass --fingerprint, one of: {report.fingerprint}" in wrong.stderr

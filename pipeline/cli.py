@@ -1,0 +1,74 @@
+"""`workbench <command>`: the DVC stages, `predict`, and the feature store's commands, in one place.
+
+Exit status: 0 done, 1 failed (one line on stderr saying why and what to do), 2 usage
+error, 130 interrupted (Ctrl-C). `python -m pipeline` and `python -m features` run the same code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+
+from features import FeaturesError
+from features import cli as store_cli
+
+from .exceptions import PipelineError
+
+STAGES = {
+    "download": "fetch Caltech 101 into data.root when it is absent",
+    "prepare": "scan data.root, settle duplicates, write the seeded split",
+    "embed": "vectors for every image, from the feature store",
+    "train": "fit one head",
+    "evaluate": "predict every image with one head, metrics per split",
+    "compare": "every head on the same test rows, with intervals",
+    "pca": "PCA of the embeddings",
+    "robustness": "every head under feature, image and adversarial perturbations",
+    "confusion": "confusions, disagreements and likely label issues",
+    "report": "reports/index.html",
+}
+COMMANDS = {
+    "predict": "apply a trained head to new images",
+    "extract": "embed image files and folders into a feature store",
+    "info": "what a feature store holds",
+    "export": "a store's vectors to .npz or .parquet",
+}
+
+
+def usage(prog: str) -> str:
+    lines = [f"usage: {prog} <command> [args]   ({prog} <command> --help for its options)", ""]
+    lines += ["pipeline stages (dvc repro runs them):"]
+    lines += [f"  {name:<11} {text}" for name, text in STAGES.items()]
+    lines += ["", "use and the feature store:"]
+    lines += [f"  {name:<11} {text}" for name, text in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None, prog: str = "workbench") -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage(prog), file=sys.stdout if argv else sys.stderr)
+        return 0 if argv else 2
+    command, rest = argv[0], argv[1:]
+    if command in ("extract", "info", "export"):
+        return store_cli.main([command, *rest], prog=prog)
+    if command not in STAGES and command != "predict":
+        known = [*STAGES, *COMMANDS]
+        print(
+            f"{prog}: unknown command {command!r}; choose from {known} (see {prog} --help)", file=sys.stderr
+        )
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    logging.captureWarnings(True)
+    module = importlib.import_module(
+        f".{command}" if command == "predict" else f".stages.{command}", __package__
+    )
+    try:
+        module.main(rest)
+    except (PipelineError, FeaturesError) as exc:
+        print(f"error in {command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{command}: interrupted", file=sys.stderr)
+        return 130
+    return 0
