@@ -44,6 +44,18 @@ def usage(prog: str) -> str:
     return "\n".join(lines)
 
 
+def _log_to_stderr() -> None:
+    """The libraries log; a command shows their INFO lines and warnings, one plain line each."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    for name in ("pipeline", "features", "py.warnings"):
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    logging.captureWarnings(True)
+
+
 def main(argv: list[str] | None = None, prog: str = "workbench") -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help"):
@@ -58,8 +70,7 @@ def main(argv: list[str] | None = None, prog: str = "workbench") -> int:
             f"{prog}: unknown command {command!r}; choose from {known} (see {prog} --help)", file=sys.stderr
         )
         return 2
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    logging.captureWarnings(True)
+    _log_to_stderr()
     module = importlib.import_module(
         f".{command}" if command == "predict" else f".stages.{command}", __package__
     )

@@ -33,18 +33,18 @@ def _sh(cwd: Path, *args: str) -> str:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
-    """A committed git + DVC copy of this project on 30 tiny images, small settings."""
+    """A committed git + DVC copy of this project, small settings, 30 tiny images at the
+    default data.root (inside the project, ignored by git, as the download stage leaves them)."""
     tmp = tmp_path_factory.mktemp("dvc")
-    images = tmp / "images"
-    make_folder(images, {"a": 10, "b": 10, "c": 10})
     project = tmp / "project"
     project.mkdir()
     for name in ("features", "pipeline"):
         shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("dvc.yaml", ".dvcignore", ".gitignore"):
+    for name in ("dvc.yaml", ".dvcignore", ".gitignore", "data/.gitignore"):
+        (project / name).parent.mkdir(exist_ok=True)
         shutil.copy(ROOT / name, project / name)
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params["data"]["root"] = str(images)
+    make_folder(project / params["data"]["root"], {"a": 10, "b": 10, "c": 10})
     params["backbone"].update(weights="none", resize=SMALL, crop=SMALL)
     params["embed"].update(store=str(tmp / "store.h5"), precision="fp32", batch_size=8)
     heads = params["heads"]
@@ -66,6 +66,7 @@ def project(tmp_path_factory) -> Path:
 def test_repro_runs_every_stage_then_nothing(project):
     first = _sh(project, "dvc", "repro")
     for stage in (
+        "download",
         "prepare",
         "embed",
         "train@mlp",
@@ -95,3 +96,21 @@ def test_experiment_on_one_head_reruns_only_that_head(project):
     assert ran == {"train@mlp", "evaluate@mlp", "compare", "robustness", "confusion", "report"}
     shown = _sh(project, "dvc", "exp", "show", "--no-pager", "--md")
     assert "0.3" in shown and "0.5" in shown
+
+
+def test_temporary_and_queued_experiments_see_the_data(project):
+    """--temp runs in a copy of the project under .dvc/tmp, where git-ignored data.root is absent."""
+    out = _sh(project, "dvc", "exp", "run", "--temp", "-S", "heads.mlp.dropout=0.2", "-n", "temp-dropout")
+    ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
+    assert {"download", "train@mlp", "evaluate@mlp", "report"} <= ran and "embed" not in ran
+    assert "linked to" in out
+    shown = _sh(project, "dvc", "exp", "show", "--no-pager", "--csv")
+    row = next(line for line in shown.splitlines() if "temp-dropout" in line)
+    assert "0.2" in row
+    assert (project / "data" / "caltech101-22" / "a").is_dir()  # the workspace's data untouched
+
+    _sh(project, "dvc", "exp", "run", "--queue", "-S", "heads.mlp.dropout=0.1", "-n", "queued-dropout")
+    _sh(project, "dvc", "queue", "start")
+    _sh(project, "dvc", "queue", "logs", "queued-dropout", "--follow")
+    status = _sh(project, "dvc", "queue", "status")
+    assert "queued-dropout" in status and "Success" in status

@@ -38,6 +38,21 @@ class Comparison(Result):
     heads: dict[str, HeadScores]
     mcnemar: dict[str, McNemar]  # "a vs b"
 
+    def summary(self) -> dict[str, dict[str, float]]:
+        """A handful of numbers per head, for `dvc metrics show` and `dvc exp show` (fits a screen)."""
+        return {
+            head: {
+                "accuracy": round(r.test_accuracy, 4),
+                "accuracy_low": round(r.test_accuracy_ci[0], 4),
+                "accuracy_high": round(r.test_accuracy_ci[1], 4),
+                "macro_f1": round(r.test_macro_f1, 4),
+                "log_loss": round(r.test_log_loss, 4),
+                "ece": round(r.test_ece, 4),
+                "fit_seconds": round(r.fit_seconds, 1),
+            }
+            for head, r in self.heads.items()
+        }
+
     def ranked(self) -> list[tuple[str, HeadScores]]:
         """Heads by test accuracy, best first."""
         return sorted(self.heads.items(), key=lambda kv: -kv[1].test_accuracy)

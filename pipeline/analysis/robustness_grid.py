@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +21,8 @@ from .adversarial import attack_accuracy
 from .corruptions import Corruption
 from .feature_noise import perturb
 from .robustness import Attacks, HeadRobustness, RobustnessResult, Score, scored
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -77,36 +81,40 @@ def corruption_sweep(
     embeds nothing.
     """
     out: dict[str, dict[str, dict[str, float]]] = {name: {} for name in heads}
-    for kind in corruptions:
-        for severity in severities:
-            start = time.perf_counter()
-            corruption = Corruption(kind, severity, test.keys)
-            keys = [derived_key(k, corruption.name) for k in test.keys]
-            report = extract(
-                test.paths,
-                store,
-                extractor,
-                keys=keys,
-                transform=corruption,
-                batch_size=batch_size,
-                num_workers=num_workers,
-                progress=False,
+    steps = len(corruptions) * len(severities)
+    for step, (kind, severity) in enumerate(itertools.product(corruptions, severities), start=1):
+        start = time.perf_counter()
+        corruption = Corruption(kind, severity, test.keys)
+        keys = [derived_key(k, corruption.name) for k in test.keys]
+        report = extract(
+            test.paths,
+            store,
+            extractor,
+            keys=keys,
+            transform=corruption,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            progress=False,
+        )
+        if report.failures:
+            raise DataError(f"{len(report.failures)} corrupted images failed: {report.failures[:3]}")
+        vectors = store.get(extractor.fingerprint, keys)
+        for name, head in heads.items():
+            score = (
+                accuracy(head, vectors, test.labels)
+                if head.input_kind == "embeddings"
+                else accuracy(head, test.paths, test.labels, corruption)
             )
-            if report.failures:
-                raise DataError(f"{len(report.failures)} corrupted images failed: {report.failures[:3]}")
-            vectors = store.get(extractor.fingerprint, keys)
-            for name, head in heads.items():
-                score = (
-                    accuracy(head, vectors, test.labels)
-                    if head.input_kind == "embeddings"
-                    else accuracy(head, test.paths, test.labels, corruption)
-                )
-                out[name].setdefault(kind, {})[str(severity)] = score
-            print(
-                f"robustness: {corruption.name}: {report.computed} embedded, {report.reused} reused, "
-                f"{time.perf_counter() - start:.1f}s",
-                flush=True,
-            )
+            out[name].setdefault(kind, {})[str(severity)] = score
+        log.info(
+            "robustness: corruption %d/%d %s: %d embedded, %d reused, %.1fs",
+            step,
+            steps,
+            corruption.name,
+            report.computed,
+            report.reused,
+            time.perf_counter() - start,
+        )
     return out
 
 
@@ -161,7 +169,7 @@ def analyse_robustness(
             notes.append(f"{name} has no differentiable form; no gradient attack")
             attacks = None
         else:
-            print(f"robustness: attacks on {name}: {scores}, {time.perf_counter() - start:.1f}s", flush=True)
+            log.info("robustness: attacks on %s: %s, %.1fs", name, scores, time.perf_counter() - start)
             base = scores["clean"]
             attacks = Attacks(
                 images=scores["images"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import logging
 import math
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 from torch.utils.data import DataLoader, WeightedRandomSampler
 from torchvision.transforms import v2
+from tqdm.auto import tqdm
 
 from features import FeatureStore, Preprocessing, create_backbone, extract
 from features.constants import DEVICES, PRECISIONS
@@ -33,6 +35,8 @@ FREEZE = ("none", "stem", "layer1", "layer2", "layer3", "layer4")
 GROUPS = ("stem", "layer1", "layer2", "layer3", "layer4", "fc")  # input to output
 OPTIMIZERS = ("sgd", "adamw")
 BALANCE = ("none", "weights", "sampler")
+
+log = logging.getLogger(__name__)
 
 
 class FinetuneHead(Head):
@@ -163,7 +167,7 @@ class FinetuneHead(Head):
             epochs=self.epochs,
             patience=self.patience,
             unit="images",
-            log=(lambda line: print(f"  finetune {line}", flush=True)) if self.verbose else None,
+            log=(lambda line: log.info("finetune %s", line)) if self.verbose else None,
         )
         self.history_, self.best_epoch_ = result.history, result.best_epoch
         self.model_ = model
@@ -254,10 +258,11 @@ class FinetuneHead(Head):
             fc.weight.copy_(torch.as_tensor(probe.coef_, dtype=torch.float32))
             fc.bias.copy_(torch.as_tensor(probe.intercept_, dtype=torch.float32))
         if self.verbose:
-            print(
-                f"  finetune: linear probe on {len(paths)} images ({report.reused} vectors "
-                f"reused, {report.computed} computed)",
-                flush=True,
+            log.info(
+                "finetune: linear probe on %d images (%d vectors reused, %d computed)",
+                len(paths),
+                report.reused,
+                report.computed,
             )
         return float(probe.score(features, targets))
 
@@ -285,6 +290,8 @@ class FinetuneHead(Head):
     def _train_epoch(self, model, loader, targets, loss_fn, opt, schedule, device, precision) -> dict:
         self._set_train_mode(model)
         total, correct, seen = 0.0, 0, 0
+        per_epoch = min(len(loader.dataset), len(loader) * loader.batch_size)
+        bar = tqdm(total=per_epoch, unit="img", desc="finetune epoch", leave=False, disable=not self.verbose)
         for images, labels in self._batches(loader, device, targets):
             with autocast(device, precision):
                 logits = model(images)
@@ -296,6 +303,9 @@ class FinetuneHead(Head):
             total += loss.item() * len(labels)
             correct += (logits.argmax(1) == labels).sum().item()
             seen += len(labels)
+            bar.update(len(labels))  # the bar's rate is training images per second
+            bar.set_postfix(loss=f"{total / seen:.3f}")
+        bar.close()
         return {"train_loss": total / seen, "train_accuracy": correct / seen, "seen": seen}
 
     def _lr_range_test(self, model, loader, targets, loss_fn, device, precision, steps: int = 60) -> dict:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import logging
+import time
 import warnings
 from pathlib import Path
 
@@ -14,6 +17,8 @@ from ..params import rule
 from .base import Head, linear_module
 
 LAMBDA_RULES = ("min", "1se")
+
+log = logging.getLogger(__name__)
 SCORINGS = ("accuracy", "log_loss")
 
 
@@ -66,12 +71,10 @@ class GlmnetHead(Head):
         self.seed = seed
 
     def fit(self, X, y, eval_set=None):
-        from glmnet import LogitNet
-
         X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
         self.classes_ = unique_labels(y)
-        net = LogitNet(
+        net = _logged_logitnet(self.n_splits + 1)(
             alpha=self.alpha,
             n_lambda=self.n_lambda,
             min_lambda_ratio=self.min_lambda_ratio,
@@ -91,7 +94,7 @@ class GlmnetHead(Head):
         self.warnings_ = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
         self.converged_ = not any("converge" in m for m in self.warnings_)
         for message in self.warnings_:
-            print(f"  glmnet WARNING: {message}", flush=True)
+            warnings.warn(f"glmnet: {message}", RuntimeWarning, stacklevel=2)
 
         self.lambda_ = float(np.ravel(net.lambda_max_ if self.lambda_rule == "1se" else net.lambda_best_)[0])
         index = int(np.argmin(np.abs(net.lambda_path_ - self.lambda_)))
@@ -151,3 +154,22 @@ class GlmnetHead(Head):
         self.lambda_, self.lambda_path_ = float(state["lambda_"]), state["lambda_path"]
         self.n_features_in_ = self.coef_.shape[1]
         self.converged_, self.warnings_ = bool(state["converged"]), state["warnings"].tolist()
+
+
+def _logged_logitnet(paths: int):
+    """LogitNet that logs each lambda path it fits: one on all rows, then one per CV fold."""
+    from glmnet import LogitNet
+
+    fitted = itertools.count(1)
+
+    class LoggedLogitNet(LogitNet):
+        # clone() keeps the class, so the folds' fits are logged too; the counter is shared.
+        def _fit(self, X, y, *args, **kwargs):
+            start = time.perf_counter()
+            result = super()._fit(X, y, *args, **kwargs)
+            n = next(fitted)
+            what = "the path on all rows" if n == 1 else f"CV fold {n - 1} of {paths - 1}"
+            log.info("glmnet: %s (%d rows) fitted in %.1fs", what, len(X), time.perf_counter() - start)
+            return result
+
+    return LoggedLogitNet

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,8 @@ from .base import Head
 from .training import train_epochs
 
 OPTIMIZERS = ("rmsprop", "adam", "sgd")
+
+log = logging.getLogger(__name__)
 
 
 class MLPHead(Head):
@@ -114,9 +117,13 @@ class MLPHead(Head):
             return {"train_loss": total / len(Xt), "train_accuracy": correct / len(Xt), "seen": len(Xt)}
 
         validate = None if X_val is None else lambda: self._evaluate(X_val, y_val, loss_fn)
-        log = (lambda line: print(f"  mlp {line}", flush=True)) if self.verbose else None
         result = train_epochs(
-            self.model_, run_epoch, validate, epochs=self.epochs, patience=self.patience, log=log
+            self.model_,
+            run_epoch,
+            validate,
+            epochs=self.epochs,
+            patience=self.patience,
+            log=(lambda line: log.info("mlp %s", line)) if self.verbose else None,
         )
         self.history_, self.best_epoch_ = result.history, result.best_epoch
 

@@ -20,6 +20,7 @@ def run(
     metrics_tpl: str,
     predictions_tpl: str,
     out_json: Path,
+    out_summary: Path,
     out_md: Path,
     out_png: Path,
 ) -> Comparison:
@@ -27,6 +28,7 @@ def run(
     metrics = {head: json.loads(Path(metrics_tpl.format(head=head)).read_text()) for head in heads}
     result = compare_heads(predictions, metrics, params.resamples, params.level, params.seed)
     result.write(out_json)
+    out_summary.write_text(json.dumps(result.summary(), indent=2))
     out_md.parent.mkdir(parents=True, exist_ok=True)
     out_md.write_text(render_markdown(result))
     plot_comparison(result, out_png)
@@ -40,6 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--metrics", required=True, help="path template with {head}")
     parser.add_argument("--predictions", required=True, help="path template with {head}")
     parser.add_argument("--out-json", type=Path, required=True)
+    parser.add_argument("--out-summary", type=Path, required=True, help="a few numbers per head")
     parser.add_argument("--out-md", type=Path, required=True)
     parser.add_argument("--out-png", type=Path, required=True)
     args = parser.parse_args(argv)
@@ -50,6 +53,7 @@ def main(argv: list[str] | None = None) -> None:
         metrics_tpl=args.metrics,
         predictions_tpl=args.predictions,
         out_json=args.out_json,
+        out_summary=args.out_summary,
         out_md=args.out_md,
         out_png=args.out_png,
     )

@@ -86,6 +86,7 @@ def test_train_evaluate_compare(tmp_path, params_file, embeddings):
         metrics_tpl=str(tmp_path / "m" / "{head}.json"),
         predictions_tpl=str(tmp_path / "p" / "{head}.csv"),
         out_json=tmp_path / "compare.json",
+        out_summary=tmp_path / "summary.json",
         out_md=tmp_path / "compare.md",
         out_png=tmp_path / "compare.png",
     ).to_json()
@@ -93,4 +94,16 @@ def test_train_evaluate_compare(tmp_path, params_file, embeddings):
     low, high = result["heads"]["knn"]["test_accuracy_ci"]
     assert low <= result["heads"]["knn"]["test_accuracy"] <= high
     assert "| knn |" in (tmp_path / "compare.md").read_text()
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert set(summary) == {"knn", "logreg"}
+    assert set(summary["knn"]) == {
+        "accuracy",
+        "accuracy_low",
+        "accuracy_high",
+        "macro_f1",
+        "log_loss",
+        "ece",
+        "fit_seconds",
+    }
+    assert summary["knn"]["accuracy"] == round(result["heads"]["knn"]["test_accuracy"], 4)
     assert (tmp_path / "compare.png").stat().st_size > 10_000
