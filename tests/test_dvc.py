@@ -14,6 +14,8 @@ import yaml
 
 from tests.conftest import SMALL, make_folder
 
+pytestmark = pytest.mark.slow  # real DVC runs of the whole pipeline
+
 ROOT = Path(__file__).resolve().parents[1]
 GIT_ID = {
     "GIT_AUTHOR_NAME": "t",

@@ -15,6 +15,8 @@ from PIL import Image
 
 from tests.test_dvc import _sh, project  # noqa: F401  (the module fixture: a small DVC project)
 
+pytestmark = pytest.mark.slow  # a whole dvc repro, then headless Chromium
+
 HEADS = {"mlp", "glmnet", "finetune", "knn", "logreg"}
 
 

@@ -11,6 +11,8 @@ from pipeline.heads import make_head
 from pipeline.scan import scan_folder
 from pipeline.splits import stratified_split
 
+pytestmark = pytest.mark.slow  # every head on the 1184 real images
+
 CHANCE = 1 / 22
 
 
