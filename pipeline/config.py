@@ -67,7 +67,7 @@ class DataParams:
 
 @dataclass(frozen=True)
 class DownloadParams:
-    """`download`: which Caltech 101 classes `python -m pipeline download` keeps."""
+    """`download`: which Caltech 101 classes the download stage keeps when it fetches data.root."""
 
     classes: list[str] = spec(CALTECH_22)
 

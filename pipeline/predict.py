@@ -47,9 +47,7 @@ def predict_images(
     """Predict every decodable image in `paths`; undecodable ones come back in `failures`."""
     paths = [str(p) for p in paths]
     if head.input_kind == "embeddings":
-        source = head.features_
-        if source is None:
-            head.check_features("")  # raises: the head does not record its features
+        source = head.trained_features()
         extractor = source.extractor(device)
         log.info("predict: extractor %s", source.describe())
         report = extract(paths, store, extractor, batch_size=batch_size, num_workers=num_workers)

@@ -43,7 +43,7 @@ def scan_folder(root: Path, workers: int = 4) -> Scan:
         raise DataError(
             f"data root {str(root)!r} does not exist. Point data.root in params.yaml at a "
             "folder with one sub-folder of images per class, or fetch the default Caltech "
-            "101 subset with `python -m pipeline download`."
+            "101 subset into it with `dvc repro download` (or `workbench download`)."
         )
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     files, ignored, unusable = [], [], []

@@ -89,16 +89,20 @@ class Head(ClassifierMixin, BaseEstimator):
         head._load_state(directory)
         return head
 
-    def check_features(self, fingerprint: str) -> None:
-        """Stop if this head would be fed vectors of another extractor than it was trained on."""
-        if self.input_kind != "embeddings":
-            return  # image heads carry their own network and preprocessing
-        trained = self.features_
-        if trained is None:
+    def trained_features(self) -> FeatureSource:
+        """The extractor this head's inputs came from, as head.json records it."""
+        if getattr(self, "features_", None) is None:
             raise PipelineError(
                 f"head {self.name}: head.json does not say which features it was trained on (made "
                 f"by an older version); retrain it: `dvc repro train@{self.name}`"
             )
+        return self.features_
+
+    def check_features(self, fingerprint: str) -> None:
+        """Stop if this head would be fed vectors of another extractor than it was trained on."""
+        if self.input_kind != "embeddings":
+            return  # image heads carry their own network and preprocessing
+        trained = self.trained_features()
         if trained.fingerprint != fingerprint:
             raise PipelineError(
                 f"head {self.name} was trained on features {trained.describe()}, but these are "

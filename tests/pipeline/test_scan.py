@@ -41,5 +41,5 @@ def test_undecodable_files_are_excluded_with_their_reason(image_folder):
 
 
 def test_missing_root_says_how_to_fix(tmp_path):
-    with pytest.raises(DataError, match="python -m pipeline download"):
+    with pytest.raises(DataError, match="dvc repro download"):
         scan_folder(tmp_path / "absent")
