@@ -56,8 +56,13 @@ def test_alpha_is_composited_on_the_fixed_background(tmp_path, mode):
 
 
 def test_palette_alpha_is_composited():
-    array = np.asarray(to_rgb(_half_transparent().convert("PA")))
-    assert tuple(array[3, 3]) == ALPHA_BACKGROUND
+    # Built band by band: Pillow before 13 drops the alpha in RGBA.convert("PA").
+    alpha = Image.new("L", (4, 4), 0)
+    alpha.putpixel((0, 0), 255)
+    image = Image.merge("PA", (Image.new("P", (4, 4), 0), alpha))
+    image.putpalette([10, 20, 30] + [0] * 765)
+    array = np.asarray(to_rgb(image))
+    assert tuple(array[3, 3]) == ALPHA_BACKGROUND and tuple(array[0, 0]) == (10, 20, 30)
 
 
 def test_palette_transparency_is_composited(tmp_path):
