@@ -51,7 +51,7 @@ def _positive(text: str) -> int:
 
 def run_extract(args: argparse.Namespace) -> int:
     listing = list_images(args.images)
-    report_listing(listing)
+    _report_listing(listing)
     if not listing.images:
         raise FeaturesError(f"no image files in {[str(p) for p in args.images]}")
     images = listing.images
@@ -78,7 +78,7 @@ def run_extract(args: argparse.Namespace) -> int:
     return 0
 
 
-def report_listing(listing: Listing) -> None:
+def _report_listing(listing: Listing) -> None:
     """Say on stderr what a scan passed over: files without an image extension, unusable paths."""
     if listing.ignored:
         print(f"ignoring {len(listing.ignored)} files without an image extension", file=sys.stderr)

@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 
 from features import FeatureStore, ImageReadError, extract, list_images, read_image, sha256_file
-from features.cli import report_listing
 from features.constants import DEVICES
 
 from .config import EmbedParams
@@ -142,7 +141,8 @@ def main(argv: list[str] | None = None) -> None:
 
     head = load_head(args.head)
     listing = list_images(args.images)
-    report_listing(listing)
+    if listing.ignored:
+        print(f"ignoring {len(listing.ignored)} files without an image extension", file=sys.stderr)
     if not listing.images and not listing.problems:
         raise DataError(f"no image files in {[str(p) for p in args.images]}")
     result = predict_images(
