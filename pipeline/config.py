@@ -135,7 +135,7 @@ class RobustnessParams:
     seed: int = spec(0, min=0)
     feature: FeatureNoiseParams = spec(FeatureNoiseParams())
     corruptions: list[str] = spec(list(CORRUPTIONS), choices=CORRUPTIONS)
-    severities: list[int] = spec([1, 2, 3, 4, 5], min=1, max=5)
+    severities: list[int] = spec([1, 3, 5], min=1, max=5)
     adversarial: AdversarialParams = spec(AdversarialParams())
 
 
