@@ -54,7 +54,6 @@ def run_extract(args: argparse.Namespace) -> int:
     _report_listing(listing)
     if not listing.images:
         raise FeaturesError(f"no image files in {[str(p) for p in args.images]}")
-    images = listing.images
     extractor = create_extractor(
         args.arch,
         args.weights,
@@ -66,7 +65,7 @@ def run_extract(args: argparse.Namespace) -> int:
     )
     print(f"extractor {extractor.fingerprint}: {extractor.spec}", file=sys.stderr)
     report = extract(
-        images,
+        listing.images,
         FeatureStore(args.store),
         extractor,
         batch_size=args.batch_size,
@@ -74,7 +73,7 @@ def run_extract(args: argparse.Namespace) -> int:
     )
     for failure in report.failures:
         print(f"FAILED {failure.path}: {failure.reason}", file=sys.stderr)
-    print(f"{len(images)} images: {report.summary()}")
+    print(f"{len(listing.images)} images: {report.summary()}")
     return 0
 
 

@@ -7,18 +7,18 @@ import csv
 import logging
 import sys
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from features import FeatureStore, ImageReadError, extract, list_images, read_image, sha256_file
+from features import FeatureStore, extract, list_images
 from features.constants import DEVICES
 
 from .config import EmbedParams
 from .exceptions import DataError
 from .heads import Head, load_head
+from .scan import check_images
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +55,8 @@ def predict_images(
         ok = [i for i, p in enumerate(paths) if p not in failed]
         keys = [report.keys[i] for i in ok]
         inputs = store.get(extractor.fingerprint, keys)
-    else:
-        with ThreadPoolExecutor(max_workers=4) as pool:  # hashing and decoding release the GIL
-            checks = list(pool.map(_check_image, paths))
+    else:  # decoded once here too, so that a bad image is reported instead of stopping the network
+        checks = check_images(paths)
         failed = {p: reason for p, (_, reason) in zip(paths, checks, strict=True) if reason}
         ok = [i for i, p in enumerate(paths) if p not in failed]
         keys = [checks[i][0] for i in ok]
@@ -70,17 +69,6 @@ def predict_images(
         proba=proba,
         failures=sorted(failed.items()),
     )
-
-
-def _check_image(path: str) -> tuple[str, str | None]:
-    try:
-        key = sha256_file(path)
-        read_image(path)
-    except OSError as exc:
-        return "", f"cannot read file: {exc.strerror or exc}"
-    except ImageReadError as exc:
-        return key, exc.reason
-    return key, None
 
 
 def write_csv(path: Path, result: NewPredictions, top_k: int = 5) -> None:

@@ -55,8 +55,7 @@ def scan_folder(root: Path, workers: int = 4) -> Scan:
     if not files:
         raise DataError(f"no images under {root}/<class>/ (extensions: jpg, png, bmp, gif, webp, tiff)")
 
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        checks = list(pool.map(lambda f: _check_file(f[0]), files))
+    checks = check_images([path for path, _ in files], workers)
 
     items, excluded = [], []
     for (path, label), (digest, problem) in zip(files, checks, strict=True):
@@ -73,7 +72,13 @@ def _relative(path: Path, root: Path) -> str:
     return path.relative_to(root).as_posix()
 
 
-def _check_file(path: Path) -> tuple[str, str | None]:
+def check_images(paths: list, workers: int = 4) -> list[tuple[str, str | None]]:
+    """(SHA-256, None) for each image that decodes, (SHA-256 or "", reason) for the others."""
+    with ThreadPoolExecutor(max_workers=workers) as pool:  # hashing and decoding release the GIL
+        return list(pool.map(_check_file, paths))
+
+
+def _check_file(path) -> tuple[str, str | None]:
     try:
         digest = sha256_file(path)
     except OSError as exc:

@@ -68,9 +68,9 @@ def head_from_params(name: str, params: Params) -> Head:
     return make_head(name, **{**inherited, **params.mapping(f"heads.{name}")})
 
 
-def load_heads(names: list[str], template: str, fingerprint: str | None = None) -> dict[str, Head]:
-    """Fitted heads from their folders (`template` holds `{head}`), checked against `fingerprint`."""
-    return {name: head_class(name).load(template.format(head=name), fingerprint) for name in names}
+def load_heads(names: list[str], template: str) -> dict[str, Head]:
+    """Fitted heads from their folders (`template` holds `{head}`)."""
+    return {name: head_class(name).load(template.format(head=name)) for name in names}
 
 
 def load_head(directory: str | Path) -> Head:
