@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
+from torchvision.transforms import functional as TF
 
 from .exceptions import ImageReadError
 from .images import read_image
@@ -29,8 +30,9 @@ class Batch:
 class ImageDataset(Dataset):
     """Decoded images as uint8 tensors; an image that fails is returned as its reason, never dropped.
 
-    `transform(image, position)` alters the decoded image first (corruptions); `to_tensor`
-    replaces the preprocessing's deterministic resize and crop (training augmentation).
+    `transform(image, position)` alters the image at the network's input size, after the
+    resize and centre crop (corruptions, as ImageNet-C corrupts its 224-pixel crops);
+    `to_tensor` replaces the deterministic resize and crop instead (training augmentation).
     """
 
     def __init__(
@@ -40,6 +42,8 @@ class ImageDataset(Dataset):
         transform: ImageTransform | None = None,
         to_tensor: Callable[[Image.Image], torch.Tensor] | None = None,
     ):
+        if transform is not None and to_tensor is not None:
+            raise ValueError("give transform (evaluation inputs) or to_tensor (training inputs), not both")
         self.paths = list(paths)
         self.preprocessing = preprocessing
         self.transform = transform
@@ -54,7 +58,8 @@ class ImageDataset(Dataset):
         except ImageReadError as exc:
             return position, None, exc.reason
         if self.transform is not None:
-            image = self.transform(image, position)
+            image = self.transform(self.preprocessing.geometry(image), position)
+            return position, TF.pil_to_tensor(image), None
         return position, self.to_tensor(image), None
 
 

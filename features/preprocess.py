@@ -26,11 +26,14 @@ class Preprocessing:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    def geometry(self, image: Image.Image) -> Image.Image:
+        """The image as the network sees it: short side resized, centre-cropped to crop x crop."""
+        image = TF.resize(image, self.resize, interpolation=InterpolationMode(self.interpolation))
+        return TF.center_crop(image, self.crop)
+
     def to_uint8(self, image: Image.Image) -> torch.Tensor:
         """An RGB PIL image to a (3, crop, crop) uint8 tensor."""
-        image = TF.resize(image, self.resize, interpolation=InterpolationMode(self.interpolation))
-        image = TF.center_crop(image, self.crop)
-        return TF.pil_to_tensor(image)
+        return TF.pil_to_tensor(self.geometry(image))
 
     def normalize(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 (N, 3, H, W) to normalised float32, on the images' device."""

@@ -38,8 +38,8 @@ CALTECH_22 = [
 # Heads `heads.enabled` may name; each is a class in pipeline/heads/<name>.py.
 HEAD_NAMES = ("mlp", "glmnet", "finetune", "knn", "logreg")
 
-# Image corruptions the robustness stage knows (pipeline/analysis/corruptions.py).
-CORRUPTIONS = ("gaussian_noise", "blur", "jpeg", "brightness", "contrast", "occlusion")
+# Image corruptions the robustness stage knows (pipeline/analysis/corruptions.py): ImageNet-C names.
+CORRUPTIONS = ("gaussian_noise", "gaussian_blur", "jpeg_compression", "brightness", "contrast", "occlusion")
 
 
 @dataclass(frozen=True)
@@ -108,6 +108,20 @@ class CompareParams:
 
 
 @dataclass(frozen=True)
+class CurvesParams:
+    """`curves`: learning curves from the cached embeddings (and the images, for finetune)."""
+
+    per_class: list[int] = spec(
+        [1, 2, 5, 10, 20], min=1
+    )  # labelled train images per class; the whole split is added
+    draws: int = spec(5, min=1)  # seeded draws per size, the same for every head
+    finetune: bool = False  # the fine-tuned head too: a full fine-tune per point (GPU territory)
+    resamples: int = spec(1000, min=100)
+    level: float = spec(0.95, min=0.5, max=0.999)
+    seed: int = spec(0, min=0)
+
+
+@dataclass(frozen=True)
 class PCAParams:
     sizes: list[int] = spec([2, 4, 8, 16, 32, 64, 128, 256, 512], min=1)
     C: float = spec(0.1, min=1e-6)
@@ -125,7 +139,7 @@ class FeatureNoiseParams:
 class AdversarialParams:
     images: int = spec(64, min=1)  # test images attacked (a seeded, stratified-by-order subset)
     epsilons: list[float] = spec([0.001, 0.002, 0.004, 0.008, 0.016], min=0.0, max=1.0)  # pixel units
-    pgd_steps: int = spec(3, min=1)
+    pgd_steps: int = spec(10, min=1)  # step size 2.5 eps / steps (Madry et al.)
     pgd_epsilons: list[float] = spec([0.004], min=0.0, max=1.0)
     batch_size: int = spec(16, min=1)
 

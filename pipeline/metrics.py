@@ -14,18 +14,32 @@ from sklearn.metrics import (
 )
 
 
-def expected_calibration_error(y_true: np.ndarray, proba: np.ndarray, bins: int = 15) -> float:
-    """Mean |accuracy - confidence| over equal-width confidence bins, weighted by bin size."""
+def reliability_bins(y_true: np.ndarray, proba: np.ndarray, bins: int = 15) -> list[dict]:
+    """Equal-width confidence bins: edges, rows, accuracy and mean confidence (empty bins kept)."""
     confidence = proba.max(axis=1)
     correct = proba.argmax(axis=1) == y_true
     edges = np.linspace(0.0, 1.0, bins + 1)
     which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
-    ece = 0.0
+    table = []
     for b in range(bins):
         members = which == b
-        if members.any():
-            ece += members.mean() * abs(correct[members].mean() - confidence[members].mean())
-    return float(ece)
+        table.append(
+            {
+                "low": float(edges[b]),
+                "high": float(edges[b + 1]),
+                "n": int(members.sum()),
+                "accuracy": float(correct[members].mean()) if members.any() else None,
+                "confidence": float(confidence[members].mean()) if members.any() else None,
+            }
+        )
+    return table
+
+
+def expected_calibration_error(y_true: np.ndarray, proba: np.ndarray, bins: int = 15) -> float:
+    """Mean |accuracy - confidence| over equal-width confidence bins, weighted by bin size."""
+    table = reliability_bins(y_true, proba, bins)
+    n = sum(b["n"] for b in table)
+    return float(sum(b["n"] / n * abs(b["accuracy"] - b["confidence"]) for b in table if b["n"]))
 
 
 def classification_metrics(
@@ -45,6 +59,7 @@ def classification_metrics(
         ),
         "log_loss": float(log_loss(y_true, np.clip(proba, 1e-15, 1.0), labels=labels)),
         "ece": expected_calibration_error(y_true, proba, bins),
+        "reliability": reliability_bins(y_true, proba, bins),
     }
     # One-vs-rest AUC is undefined for a class absent from the split; average over the others.
     aucs = [roc_auc_score(y_true == c, proba[:, c]) for c in present if 0 < (y_true == c).sum() < len(y_true)]

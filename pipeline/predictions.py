@@ -16,6 +16,8 @@ from .exceptions import DataError, PipelineError
 class TestPredictions:
     """One head's test rows, in the order evaluate wrote them (the embeddings' order)."""
 
+    __test__ = False  # not a pytest class, whatever its name
+
     paths: list[str]
     true: np.ndarray  # class names
     predicted: np.ndarray  # class names

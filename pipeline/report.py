@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .analysis.compare import Comparison
+from .analysis.compare import Comparison, pairs_conclusion, pairs_rule
 from .analysis.confusion import ConfusionResult
+from .analysis.curves import CurvesResult
 from .analysis.pca import PCAResult
 from .analysis.robustness import RobustnessResult
 from .page import image_tag, paragraph, section, table
 
 
-def comparison_section(result: Comparison, figure: Path) -> str:
+def comparison_section(result: Comparison, figures: Path) -> str:
     level = round(result.level * 100)
     header = ["head", "test accuracy", f"{level}% CI", "macro F1", f"{level}% CI", "log loss", "ECE",
               "fit s", "predict ms/img", "size MB"]  # fmt: skip
@@ -38,12 +39,69 @@ def comparison_section(result: Comparison, figure: Path) -> str:
             f"bootstrap intervals ({result.resamples} resamples shared by all heads)."
         ),
         table(header, rows, "comparison"),
-        image_tag(figure, "accuracy and macro F1 per head"),
-        paragraph("Exact McNemar tests: does one head get different test images right than another?"),
+        image_tag(figures / "heads.png", "accuracy and macro F1 per head"),
+        paragraph(pairs_rule(result)),
         table(
-            ["pair", "only the first right", "only the second right", "p-value"],
-            [[p, m.a_only, m.b_only, f"{m.p_value:.3g}"] for p, m in result.mcnemar.items()],
+            [
+                "pair",
+                "difference",
+                f"{level}% CI",
+                "only first right",
+                "only second right",
+                "p",
+                "Holm p",
+                "verdict",
+            ],  # fmt: skip
+            [
+                [
+                    f"{p.a} vs {p.b}",
+                    f"{p.accuracy_difference:+.3f}",
+                    "{:+.3f} to {:+.3f}".format(*p.difference_ci),
+                    p.a_only,
+                    p.b_only,
+                    f"{p.p_value:.3g}",
+                    f"{p.p_holm:.3g}",
+                    p.verdict(result.level),
+                ]  # fmt: skip
+                for p in result.pairs
+            ],
         ),
+        paragraph(pairs_conclusion(result)),
+        image_tag(figures / "pairs.png", "pairwise accuracy differences"),
+        paragraph(
+            "Calibration: on the test images, how often each head is right at each confidence. "
+            "Bars on the diagonal are perfectly calibrated; the ECE is the gap weighted by bin size."
+        ),
+        image_tag(figures / "reliability.png", "reliability diagrams"),
+    )
+
+
+def curves_section(result: CurvesResult, figure: Path) -> str:
+    sizes = list(dict.fromkeys(p.per_class for points in result.heads.values() for p in points))
+    level = round(result.level * 100)
+    rows = []
+    for head, points in result.heads.items():
+        by_size = {p.per_class: p for p in points}
+        rows.append(
+            [head]
+            + [
+                f"{by_size[k].accuracy:.3f} ({by_size[k].ci[0]:.3f} to {by_size[k].ci[1]:.3f})"
+                if k in by_size
+                else "-"
+                for k in sizes
+            ]
+        )
+    return section(
+        "Learning curves",
+        "curves",
+        paragraph(
+            f"Test accuracy against labelled train images per class, the mean of {result.draws} seeded draws "
+            f"(the same draws for every head), with {level}% paired bootstrap intervals over the "
+            f"{result.n_test} test images. Fitted on the cached embeddings: no image is embedded again."
+        ),
+        table(["head", *[f"{k} per class" if k else "all" for k in sizes]], rows),
+        image_tag(figure, "learning curves"),
+        *[f'<p class="note">{n}</p>' for n in result.notes],
     )
 
 
@@ -63,29 +121,51 @@ def robustness_section(result: RobustnessResult, figures: Path) -> str:
     rows = []
     for h, r in result.heads.items():
         worst = min((s.accuracy for levels in r.image.values() for s in levels.values()), default=None)
-        fgsm = r.adversarial.fgsm if r.adversarial else {}
-        strongest = max(fgsm, key=float, default=None)
         rows.append(
             [
                 h,
                 f"{r.clean:.3f}",
                 "-" if worst is None else f"{worst:.3f}",
-                "-" if strongest is None else f"{fgsm[strongest].accuracy:.3f} at eps {strongest}",
-            ]
+                *(_strongest(r.adversarial, kind) for kind in ("fgsm", "pgd")),
+            ]  # fmt: skip
         )
     return section(
         "Robustness",
         "robustness",
         paragraph(
             "All heads see the same perturbed inputs (same seeds). Corrupted images are embedded "
-            "through the feature store under keys of their own, so a re-run computes nothing."
+            "through the feature store under keys of their own, so a re-run computes nothing. "
+            "Corruptions use the ImageNet-C severity constants (Hendrycks & Dietterich, 2019) on the "
+            "image as the network sees it; occlusion is ours. Attacks: FGSM, and PGD with random "
+            "start and step 2.5 eps / steps; success rate is the share of the images a head got "
+            "right that the attack turns wrong."
         ),
-        table(["head", "clean test accuracy", "worst corruption accuracy", "strongest FGSM"], rows),
+        table(
+            [
+                "head",
+                "clean test accuracy",
+                "worst corruption accuracy",
+                "strongest FGSM: accuracy, success",
+                "strongest PGD: accuracy, success",
+            ],  # fmt: skip
+            rows,
+        ),
         image_tag(figures / "feature.png", "feature-space perturbations"),
         image_tag(figures / "image.png", "image corruptions"),
-        image_tag(figures / "adversarial.png", "adversarial attacks"),
+        image_tag(figures / "adversarial.png", "adversarial attacks: accuracy"),
+        image_tag(figures / "adversarial_success.png", "adversarial attacks: success rate"),
         *[f'<p class="note">{n}</p>' for n in result.notes],
     )
+
+
+def _strongest(attacks, kind: str) -> str:
+    """The largest eps of one attack: accuracy and success rate, or '-' without attacks."""
+    scores = getattr(attacks, kind, None) or {}
+    if not scores:
+        return "-"
+    eps = max(scores, key=float)
+    rate = scores[eps].success_rate
+    return f"{scores[eps].accuracy:.3f}, {'-' if rate is None else f'{rate:.0%}'} at eps {eps}"
 
 
 def confusion_section(result: ConfusionResult, figures: Path, best: str) -> str:

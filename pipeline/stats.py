@@ -1,4 +1,4 @@
-"""Paired statistics for comparing heads on the same test rows: bootstrap intervals, McNemar."""
+"""Paired statistics for comparing heads on the same test rows: bootstrap intervals, McNemar, Holm."""
 
 from __future__ import annotations
 
@@ -25,9 +25,37 @@ def bootstrap_interval(
         )
     else:
         raise ValueError(f"metric: got {metric!r}; choose from ['accuracy', 'macro_f1']")
+    return percentile_interval(values, level)
+
+
+def bootstrap_difference(
+    y_true: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray, indices: np.ndarray, level: float = 0.95
+) -> tuple[float, float]:
+    """Percentile interval of accuracy(a) - accuracy(b), both scored on each shared resample."""
+    right_a = (y_true[indices] == pred_a[indices]).mean(axis=1)
+    right_b = (y_true[indices] == pred_b[indices]).mean(axis=1)
+    return percentile_interval(right_a - right_b, level)
+
+
+def percentile_interval(values: np.ndarray, level: float) -> tuple[float, float]:
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(values, [tail, 100 - tail])
     return float(low), float(high)
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm's step-down adjustment: family-wise error controlled across all the tests given.
+
+    The i-th smallest p-value (from 0) is multiplied by (m - i), made no smaller than the
+    adjusted one before it, and capped at 1. Returned in the order given.
+    """
+    p = np.asarray(p_values, dtype=float)
+    m = len(p)
+    order = np.argsort(p, kind="stable")
+    adjusted = np.minimum(1.0, np.maximum.accumulate(p[order] * (m - np.arange(m))))
+    out = np.empty(m)
+    out[order] = adjusted
+    return out.tolist()
 
 
 def mcnemar_exact(correct_a: np.ndarray, correct_b: np.ndarray) -> dict:

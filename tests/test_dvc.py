@@ -55,7 +55,8 @@ def project(tmp_path_factory) -> Path:
     heads["finetune"].update(image_size=32, epochs=1, batch_size=4, freeze="layer3")
     params["compare"]["resamples"] = 200
     params["pca"]["sizes"] = [2, 4, 8]
-    params["robustness"].update(corruptions=["blur", "occlusion"], severities=[1, 5])
+    params["curves"].update(per_class=[2, 5], draws=2, resamples=200)
+    params["robustness"].update(corruptions=["gaussian_blur", "occlusion"], severities=[1, 5])
     params["robustness"]["feature"].update(add_counts=[10], zero_counts=[100], gaussian_levels=[0.5])
     params["robustness"]["adversarial"].update(images=4, epsilons=[0.004], pgd_epsilons=[0.004])
     params["confusion"].update(gallery=6, label_issue_folds=3)
@@ -75,6 +76,7 @@ def test_repro_runs_every_stage_then_nothing(project):
         "train@finetune",
         "evaluate@glmnet",
         "compare",
+        "curves",
         "pca",
         "robustness",
         "confusion",
@@ -97,7 +99,9 @@ def test_temporary_experiment_on_one_head_reruns_only_that_head(project):
     out = _sh(project, "dvc", "exp", "run", "--temp", "-S", "heads.mlp.dropout=0.3", "-n", "dropout-0.3")
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
     # download runs only to link the images into the copy; embed and the other heads are reused
-    assert ran == {"download", "train@mlp", "evaluate@mlp", "compare", "robustness", "confusion", "report"}
+    assert ran == {
+        "download", "train@mlp", "evaluate@mlp", "compare", "curves", "robustness", "confusion", "report"
+    }  # fmt: skip
     assert "linked to" in out
     shown = _sh(project, "dvc", "exp", "show", "--no-pager", "--csv")
     row = next(line for line in shown.splitlines() if "dropout-0.3" in line)

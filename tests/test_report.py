@@ -35,13 +35,17 @@ def test_every_plot_exists_and_is_not_blank(reproduced):
     plots = sorted((reproduced / "reports").rglob("*.png"))
     names = {p.relative_to(reproduced / "reports").as_posix() for p in plots}
     assert {
-        "compare.png",
+        "compare/heads.png",
+        "compare/pairs.png",
+        "compare/reliability.png",
+        "curves.png",
         "pca/variance.png",
         "pca/scatter.png",
         "pca/accuracy.png",
         "robustness/feature.png",
         "robustness/image.png",
         "robustness/adversarial.png",
+        "robustness/adversarial_success.png",
         "confusion/disagreements.png",
         "confusion/label_issues.png",
     } <= names
@@ -56,7 +60,7 @@ def test_robustness_covers_every_head_on_the_same_grid(reproduced):
     result = json.loads((reproduced / "metrics" / "robustness.json").read_text())
     heads = result["heads"]
     assert set(heads) == HEADS
-    assert set(heads["finetune"]["image"]) == {"blur", "occlusion"} == set(heads["mlp"]["image"])
+    assert set(heads["finetune"]["image"]) == {"gaussian_blur", "occlusion"} == set(heads["mlp"]["image"])
     assert set(heads["mlp"]["feature"]) == {"add_constant", "zero", "gaussian"}
     assert heads["knn"]["adversarial"] == {} and heads["glmnet"]["adversarial"]["fgsm"]
     for head in heads.values():
@@ -69,7 +73,9 @@ def test_rerun_of_robustness_embeds_nothing(reproduced):
     _sh(reproduced, "dvc", "repro", "-f", "-s", "robustness")
     out = _sh(reproduced, "dvc", "repro", "-f", "-s", "robustness")
     lines = [
-        line for line in out.splitlines() if line.startswith("robustness: corruption") and "blur@" in line
+        line
+        for line in out.splitlines()
+        if line.startswith("robustness: corruption") and "gaussian_blur@" in line
     ]
     assert lines and all(" 0 embedded" in line for line in lines)
 
@@ -78,7 +84,9 @@ def test_report_names_every_head(reproduced):
     page = (reproduced / "reports" / "index.html").read_text()
     for head in HEADS:
         assert f"<td>{head}</td>" in page
-    assert page.count('<img src="data:image/') >= 9 + 4 * len(HEADS)
+    assert page.count('<img src="data:image/') >= 13 + 4 * len(HEADS)
+    for section in ('id="curves"', "Holm", "verdict", "success rate", "ImageNet-C"):
+        assert section in page
 
 
 def _chromium() -> str | None:

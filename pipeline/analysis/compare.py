@@ -1,13 +1,29 @@
-"""Every head on the same test rows: paired bootstrap intervals and exact McNemar tests."""
+"""Every head on the same test rows: paired bootstrap intervals, exact McNemar tests, Holm's adjustment.
+
+A pair of heads gets a winner only when two independent readings agree: the Holm-adjusted
+McNemar p-value is below 1 - level, and the paired bootstrap interval of the accuracy
+difference excludes zero on the same side. Otherwise the test set cannot tell them apart.
+"""
 
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..predictions import TestPredictions
-from ..stats import bootstrap_indices, bootstrap_interval, mcnemar_exact
+from ..stats import bootstrap_difference, bootstrap_indices, bootstrap_interval, holm, mcnemar_exact
 from .results import Result
+
+
+@dataclass
+class ReliabilityBin(Result):
+    low: float
+    high: float
+    n: int
+    accuracy: float | None  # None for an empty bin
+    confidence: float | None
 
 
 @dataclass
@@ -21,13 +37,32 @@ class HeadScores(Result):
     fit_seconds: float
     predict_ms_per_image: float
     model_bytes: int
+    reliability: list[ReliabilityBin]  # the test rows' confidence bins behind the ECE
 
 
 @dataclass
-class McNemar(Result):
-    a_only: int  # test rows the first head gets right and the second wrong
+class Pair(Result):
+    """Head a against head b (a ranked higher): who wins, and how sure the test set is."""
+
+    a: str
+    b: str
+    accuracy_difference: float  # a minus b
+    difference_ci: tuple[float, float]  # paired bootstrap, the same resamples as the heads' intervals
+    a_only: int  # test rows a gets right and b wrong
     b_only: int
-    p_value: float
+    p_value: float  # exact McNemar
+    p_holm: float  # adjusted across all pairs
+    winner: str | None  # None: not distinguishable on this test set
+
+    def verdict(self, level: float) -> str:
+        if self.winner is not None:
+            return f"{self.winner} is better"
+        alpha = 1 - level
+        significant, excludes_zero = self.p_holm < alpha, not _contains_zero(self.difference_ci)
+        if significant != excludes_zero:
+            why = "adjusted p-value" if significant else "interval"
+            return f"not distinguishable (only the {why} says they differ)"
+        return "not distinguishable"
 
 
 @dataclass
@@ -36,7 +71,7 @@ class Comparison(Result):
     resamples: int
     level: float
     heads: dict[str, HeadScores]
-    mcnemar: dict[str, McNemar]  # "a vs b"
+    pairs: list[Pair]  # every pair, the better-ranked head first
 
     def summary(self) -> dict[str, dict[str, float]]:
         """A handful of numbers per head, for `dvc metrics show` and `dvc exp show` (fits a screen)."""
@@ -82,13 +117,40 @@ def compare_heads(
             fit_seconds=m["fit_seconds"],
             predict_ms_per_image=m["predict_ms_per_image"],
             model_bytes=m["model_bytes"],
+            reliability=[ReliabilityBin(**b) for b in m["test"]["reliability"]],
         )
-    correct = {h: predictions[h].predicted == y_true for h in heads}
-    mcnemar = {
-        f"{a} vs {b}": McNemar(**mcnemar_exact(correct[a], correct[b]))
-        for a, b in itertools.combinations(heads, 2)
-    }
-    return Comparison(len(y_true), resamples, level, table, mcnemar)
+    return Comparison(len(y_true), resamples, level, table, pairwise(predictions, table, indices, level))
+
+
+def pairwise(
+    predictions: dict[str, TestPredictions], table: dict[str, HeadScores], indices: np.ndarray, level: float
+) -> list[Pair]:
+    """Every pair of heads, the better-ranked first, tested and Holm-adjusted as one family."""
+    ranked = sorted(table, key=lambda h: -table[h].test_accuracy)
+    y_true = predictions[ranked[0]].true
+    tests = []
+    for a, b in itertools.combinations(ranked, 2):
+        pred_a, pred_b = predictions[a].predicted, predictions[b].predicted
+        tests.append(
+            (
+                a,
+                b,
+                table[a].test_accuracy - table[b].test_accuracy,
+                bootstrap_difference(y_true, pred_a, pred_b, indices, level),
+                mcnemar_exact(pred_a == y_true, pred_b == y_true),
+            )
+        )
+    adjusted = holm([m["p_value"] for *_, m in tests])
+    pairs = []
+    for (a, b, difference, ci, m), p_holm in zip(tests, adjusted, strict=True):
+        agree = p_holm < 1 - level and not _contains_zero(ci)
+        winner = (a if difference > 0 else b) if agree else None
+        pairs.append(Pair(a, b, difference, ci, m["a_only"], m["b_only"], m["p_value"], p_holm, winner))
+    return pairs
+
+
+def _contains_zero(interval: tuple[float, float]) -> bool:
+    return interval[0] <= 0 <= interval[1]
 
 
 def render_markdown(result: Comparison) -> str:
@@ -111,16 +173,42 @@ def render_markdown(result: Comparison) -> str:
             f"{r.test_ece:.3f} | {r.fit_seconds:.1f} | {r.predict_ms_per_image:.2f} | "
             f"{_size(r.model_bytes)} |"
         )
-    lines += [
-        "",
-        "Exact McNemar test on the test rows (A only / B only: rows one head gets right, the other wrong):",
-        "",
-        "| pair | A only | B only | p-value |",
-        "|---|---|---|---|",
-    ]
-    for pair, m in result.mcnemar.items():
-        lines.append(f"| {pair} | {m.a_only} | {m.b_only} | {m.p_value:.3g} |")
+    lines += ["", *pairs_markdown(result)]
     return "\n".join(lines) + "\n"
+
+
+def pairs_rule(result: Comparison) -> str:
+    level, alpha = round(result.level * 100), 1 - result.level
+    return (
+        f"Pairs: accuracy difference (first minus second) with its {level}% paired bootstrap interval, "
+        f"exact McNemar p-value, and Holm's adjustment across all {len(result.pairs)} pairs. A winner is "
+        f"named only where the adjusted p-value is below {alpha:.2g} and the interval excludes 0."
+    )
+
+
+def pairs_conclusion(result: Comparison) -> str:
+    decided = [f"{p.winner} over {p.b if p.winner == p.a else p.a}" for p in result.pairs if p.winner]
+    if decided:
+        return f"Distinguishable on this test set: {'; '.join(decided)}. Every other pair is not."
+    return f"No pair of heads is distinguishable on these {result.n_test} test images."
+
+
+def pairs_markdown(result: Comparison) -> list[str]:
+    """The pairwise table between the rule it applies and what it concludes."""
+    level = round(result.level * 100)
+    lines = [
+        pairs_rule(result),
+        "",
+        f"| pair | difference [{level}% CI] | only first right | only second right | p | Holm p | verdict |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for p in result.pairs:
+        lo, hi = p.difference_ci
+        lines.append(
+            f"| {p.a} vs {p.b} | {p.accuracy_difference:+.3f} [{lo:+.3f}, {hi:+.3f}] | {p.a_only} | "
+            f"{p.b_only} | {p.p_value:.3g} | {p.p_holm:.3g} | {p.verdict(result.level)} |"
+        )
+    return [*lines, "", pairs_conclusion(result)]
 
 
 def _size(n: float) -> str:

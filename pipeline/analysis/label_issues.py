@@ -1,10 +1,12 @@
 """Likely label issues from out-of-fold probabilities, by confident learning.
 
-The method of Northcutt, Jiang & Chuang (2021), as cleanlab implements it: a class's
-threshold is the mean probability the model gives that class on the images labelled with
-it; an image is suspect when the most probable class among those above their thresholds
-is not its label. Suspects are ranked by self-confidence, the out-of-fold probability of
-the given label, lowest first.
+The method of Northcutt, Jiang & Chuang (2021), exactly as cleanlab 2.x implements
+`find_label_issues(filter_by="confident_learning")`: a class's threshold is the mean
+probability the model gives that class on the images labelled with it; an image's guessed
+class is the one clearing its threshold (the argmax of all classes when several clear
+theirs); an image is suspect when that guess is not its label, unless the model's most
+probable class is already the label. Suspects are ranked by self-confidence, the
+out-of-fold probability of the given label, lowest first.
 """
 
 from __future__ import annotations
@@ -15,6 +17,10 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+# cleanlab's tolerances (cleanlab/internal/constants.py), kept so the flags match it exactly.
+_TOLERANCE = 1e-6
+_ABSENT_CLASS_THRESHOLD = 2.0  # no probability reaches it: nothing is guessed as a class nobody has
+
 
 def out_of_fold_proba(X: np.ndarray, y: np.ndarray, folds: int, seed: int) -> np.ndarray:
     """Each row's probabilities from an L2 logistic regression that never saw it."""
@@ -23,16 +29,27 @@ def out_of_fold_proba(X: np.ndarray, y: np.ndarray, folds: int, seed: int) -> np
     return cross_val_predict(model, X, y, cv=cv, method="predict_proba")
 
 
+def confident_thresholds(labels: np.ndarray, proba: np.ndarray) -> np.ndarray:
+    """Per class, the mean probability of that class over the rows labelled with it."""
+    thresholds = [
+        proba[labels == k, k].mean() if (labels == k).any() else _ABSENT_CLASS_THRESHOLD
+        for k in range(proba.shape[1])
+    ]
+    return np.clip(thresholds, 2 * _TOLERANCE, None)
+
+
 def find_label_issues(labels: np.ndarray, proba: np.ndarray) -> np.ndarray:
     """Indices of suspect rows, most suspect first. `labels` index the columns of `proba`."""
-    n_classes = proba.shape[1]
-    thresholds = np.array(
-        [proba[labels == j, j].mean() if (labels == j).any() else 1.0 for j in range(n_classes)]
-    )
-    above = proba >= thresholds
-    masked = np.where(above, proba, -1.0)
-    confident = masked.argmax(axis=1)
-    suspect = above.any(axis=1) & (confident != labels)
-    self_confidence = proba[np.arange(len(labels)), labels]
-    rows = np.flatnonzero(suspect)
-    return rows[np.argsort(self_confidence[rows], kind="stable")]
+    labels = np.asarray(labels)
+    rows = np.arange(len(labels))
+    confident = proba >= confident_thresholds(labels, proba) - _TOLERANCE
+    n_confident = confident.sum(axis=1)
+    guess = np.where(n_confident > 1, proba.argmax(axis=1), confident.argmax(axis=1))
+    suspect = (n_confident > 0) & (guess != labels)
+    # A row the model already predicts as labelled (its label within tolerance of the top) is
+    # no issue, whatever the thresholds say.
+    boosted = proba.copy()
+    boosted[rows, labels] += _TOLERANCE
+    suspect &= boosted.argmax(axis=1) != labels
+    flagged = rows[suspect]
+    return flagged[np.argsort(proba[flagged, labels[flagged]], kind="stable")]

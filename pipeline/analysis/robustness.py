@@ -18,11 +18,23 @@ class Score(Result):
 
 
 @dataclass
+class AttackScore(Result):
+    accuracy: float
+    drop: float  # clean accuracy on the attacked images minus this one
+    success_rate: float | None  # of the images right before the attack, the share it turns wrong
+
+    @classmethod
+    def against(cls, score: dict, clean: float) -> AttackScore:
+        return cls(score["accuracy"], clean - score["accuracy"], score["success_rate"])
+
+
+@dataclass
 class Attacks(Result):
     images: int  # test images attacked
     clean: float  # accuracy on those images before the attack
-    fgsm: dict[str, Score]  # epsilon -> score
-    pgd: dict[str, Score]
+    pgd_steps: int
+    fgsm: dict[str, AttackScore]  # epsilon -> score
+    pgd: dict[str, AttackScore]
 
 
 @dataclass

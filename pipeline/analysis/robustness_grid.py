@@ -20,7 +20,7 @@ from ..network import pixel_model
 from .adversarial import attack_accuracy
 from .corruptions import Corruption
 from .feature_noise import perturb
-from .robustness import Attacks, HeadRobustness, RobustnessResult, Score, scored
+from .robustness import Attacks, AttackScore, HeadRobustness, RobustnessResult, scored
 
 log = logging.getLogger(__name__)
 
@@ -174,8 +174,9 @@ def analyse_robustness(
             attacks = Attacks(
                 images=scores["images"],
                 clean=base,
+                pgd_steps=params.adversarial.pgd_steps,
                 **{
-                    kind: {eps: Score.against(v, base) for eps, v in scores[kind].items()}
+                    kind: {eps: AttackScore.against(v, base) for eps, v in scores[kind].items()}
                     for kind in ("fgsm", "pgd")
                 },
             )

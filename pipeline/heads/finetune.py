@@ -194,10 +194,8 @@ class FinetuneHead(Head):
 
     # -- pieces ----------------------------------------------------------------------
 
-    def _transforms(self, train: bool):
-        """PIL image to uint8 tensor; normalisation happens batched, on the device."""
-        if not train:
-            return self.preprocessing_.to_uint8
+    def _augmentation(self):
+        """Training images: PIL to an augmented uint8 tensor; normalisation happens batched, on the device."""
         return v2.Compose(
             [
                 v2.RandomResizedCrop(self.image_size, scale=(0.35, 1.0), antialias=True),
@@ -212,7 +210,10 @@ class FinetuneHead(Head):
         return images.contiguous(memory_format=torch.channels_last)
 
     def _loader(self, paths, train: bool, targets=None, perturb=None) -> DataLoader:
-        dataset = ImageDataset(paths, self.preprocessing_, perturb, to_tensor=self._transforms(train))
+        # Evaluation inputs take the preprocessing's own resize and crop (to_tensor=None).
+        dataset = ImageDataset(
+            paths, self.preprocessing_, perturb, to_tensor=self._augmentation() if train else None
+        )
         sampler, shuffle = None, train
         if train and self.balance == "sampler":
             counts = np.bincount(targets, minlength=len(self.classes_))

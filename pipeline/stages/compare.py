@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..analysis.compare import Comparison, compare_heads, render_markdown
 from ..config import CompareParams, enabled_heads
-from ..figures.compare import plot_comparison
+from ..figures.compare import plot_comparison, plot_pairs, plot_reliability
 from ..params import Params
 from ..predictions import read_all_heads
 
@@ -22,7 +22,7 @@ def run(
     out_json: Path,
     out_summary: Path,
     out_md: Path,
-    out_png: Path,
+    figures: Path,
 ) -> Comparison:
     predictions = read_all_heads(heads, predictions_tpl)
     metrics = {head: json.loads(Path(metrics_tpl.format(head=head)).read_text()) for head in heads}
@@ -31,7 +31,10 @@ def run(
     out_summary.write_text(json.dumps(result.summary(), indent=2))
     out_md.parent.mkdir(parents=True, exist_ok=True)
     out_md.write_text(render_markdown(result))
-    plot_comparison(result, out_png)
+    figures.mkdir(parents=True, exist_ok=True)
+    plot_comparison(result, figures / "heads.png")
+    plot_pairs(result, figures / "pairs.png")
+    plot_reliability(result, figures / "reliability.png")
     print(render_markdown(result))
     return result
 
@@ -44,7 +47,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out-json", type=Path, required=True)
     parser.add_argument("--out-summary", type=Path, required=True, help="a few numbers per head")
     parser.add_argument("--out-md", type=Path, required=True)
-    parser.add_argument("--out-png", type=Path, required=True)
+    parser.add_argument(
+        "--figures", type=Path, required=True, help="folder for heads, pairs, reliability PNGs"
+    )
     args = parser.parse_args(argv)
     params = Params.load(args.params)
     run(
@@ -55,5 +60,5 @@ def main(argv: list[str] | None = None) -> None:
         out_json=args.out_json,
         out_summary=args.out_summary,
         out_md=args.out_md,
-        out_png=args.out_png,
+        figures=args.figures,
     )

@@ -8,14 +8,16 @@ from pathlib import Path
 
 from ..analysis.compare import Comparison
 from ..analysis.confusion import ConfusionResult
+from ..analysis.curves import CurvesResult
 from ..analysis.pca import PCAResult
 from ..analysis.robustness import RobustnessResult
 from ..embeddings import load_embeddings
 from ..page import page
-from ..report import comparison_section, confusion_section, pca_section, robustness_section
+from ..report import comparison_section, confusion_section, curves_section, pca_section, robustness_section
 
 RESULTS = {
     "compare": Comparison,
+    "curves": CurvesResult,
     "pca": PCAResult,
     "robustness": RobustnessResult,
     "confusion": ConfusionResult,
@@ -23,13 +25,14 @@ RESULTS = {
 
 
 def run(*, embeddings_path: Path, results: dict[str, tuple[Path, Path]], out: Path) -> Path:
-    """`results` maps compare/pca/robustness/confusion to (metrics JSON, its figures)."""
+    """`results` maps each of RESULTS to (its metrics JSON, its figure or folder of figures)."""
     emb = load_embeddings(embeddings_path)
     loaded = {name: cls.read(results[name][0]) for name, cls in RESULTS.items()}
     figures = {name: results[name][1] for name in RESULTS}
     comparison = loaded["compare"]
     sections = [
         comparison_section(comparison, figures["compare"]),
+        curves_section(loaded["curves"], figures["curves"]),
         pca_section(loaded["pca"], figures["pca"]),
         robustness_section(loaded["robustness"], figures["robustness"]),
         confusion_section(loaded["confusion"], figures["confusion"], best=comparison.ranked()[0][0]),
@@ -42,6 +45,7 @@ def run(*, embeddings_path: Path, results: dict[str, tuple[Path, Path]], out: Pa
     )
     nav = [
         ("Comparison", "comparison"),
+        ("Learning curves", "curves"),
         ("PCA", "pca"),
         ("Robustness", "robustness"),
         ("Confusion", "confusion"),

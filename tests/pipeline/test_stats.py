@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.stats import bootstrap_indices, bootstrap_interval, mcnemar_exact
+from pipeline.stats import bootstrap_difference, bootstrap_indices, bootstrap_interval, holm, mcnemar_exact
 
 
 def test_mcnemar_hand_computed():
@@ -53,3 +53,25 @@ def test_bootstrap_interval_covers_the_point_estimate():
     for metric in ("accuracy", "macro_f1"):
         low, high = bootstrap_interval(y_true, y_pred, indices, metric)
         assert low < 0.8 < high and high - low < 0.2
+
+
+def test_holm_hand_computed():
+    # Sorted: 0.005 x 4 = 0.02, 0.01 x 3 = 0.03, 0.03 x 2 = 0.06, 0.04 x 1 = 0.04 -> raised to 0.06.
+    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+
+
+def test_holm_caps_at_one_and_keeps_a_single_test():
+    assert holm([0.5, 0.6]) == pytest.approx([1.0, 1.0])
+    assert holm([0.2]) == [0.2]
+
+
+def test_bootstrap_difference_is_paired():
+    # b is a copy of a with one extra error: every resample has a >= b, so the interval is >= 0,
+    # which unpaired intervals over these 40 rows could never show.
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 40)
+    a = np.where(rng.random(40) < 0.7, y, (y + 1) % 3)
+    b = a.copy()
+    b[np.flatnonzero(a == y)[0]] = (y[np.flatnonzero(a == y)[0]] + 1) % 3
+    low, high = bootstrap_difference(y, a, b, bootstrap_indices(40, 500, 0))
+    assert low == 0 and 0 < high <= 4 / 40  # the row is drawn 0 to a few times per resample

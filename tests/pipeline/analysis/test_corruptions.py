@@ -7,6 +7,9 @@ import pytest
 from PIL import Image
 
 from features import FeatureStore, derived_key, extract, sha256_file
+from features.loader import ImageDataset
+from features.preprocess import Preprocessing
+from pipeline.analysis import corruptions
 from pipeline.analysis.corruptions import CORRUPTIONS, Corruption, corrupt
 from tests.conftest import make_folder
 
@@ -36,10 +39,10 @@ def test_corrupted_keys_differ_from_clean_and_are_reused(tmp_path, small_extract
     clean_keys = [sha256_file(p) for p in paths]
     store = FeatureStore(tmp_path / "s.h5")
     extract(paths, store, small_extractor, progress=False)
-    corruption = Corruption("blur", 3, clean_keys)
+    corruption = Corruption("gaussian_blur", 3, clean_keys)
     keys = [derived_key(k, corruption.name) for k in clean_keys]
     assert not set(keys) & set(clean_keys)
-    assert derived_key(clean_keys[0], "blur@4") != keys[0]
+    assert derived_key(clean_keys[0], "gaussian_blur@4") != keys[0]
 
     first = extract(paths, store, small_extractor, keys=keys, transform=corruption, progress=False)
     assert first.computed == 6
@@ -47,3 +50,48 @@ def test_corrupted_keys_differ_from_clean_and_are_reused(tmp_path, small_extract
     assert (again.computed, again.reused) == (0, 6)
     fp = small_extractor.fingerprint
     assert not np.allclose(store.get(fp, keys), store.get(fp, clean_keys))
+
+
+def test_constants_are_imagenet_c():
+    # Hendrycks & Dietterich (2019), make_imagenet_c.py: the values published numbers use.
+    assert corruptions.GAUSSIAN_NOISE_STD == (0.08, 0.12, 0.18, 0.26, 0.38)
+    assert corruptions.GAUSSIAN_BLUR_SIGMA == (1, 2, 3, 4, 6)
+    assert corruptions.JPEG_QUALITY == (25, 18, 15, 10, 7)
+    assert corruptions.BRIGHTNESS_SHIFT == (0.1, 0.2, 0.3, 0.4, 0.5)
+    assert corruptions.CONTRAST_FACTOR == (0.4, 0.3, 0.2, 0.1, 0.05)
+
+
+def test_formulas_act_as_imagenet_c_does():
+    grey = Image.new("RGB", (64, 64), (100, 100, 100))
+    # Gaussian noise: std 0.08 of the [0, 1] range at severity 1.
+    noisy = np.asarray(corrupt(grey, "gaussian_noise", 1, seed=0), dtype=float)
+    assert np.std(noisy - 100) == pytest.approx(0.08 * 255, rel=0.05)
+    # Brightness: +0.1 on HSV value, so a grey of 100 becomes 100 + 25.5.
+    assert np.asarray(corrupt(grey, "brightness", 1, seed=0))[0, 0, 0] in (125, 126)
+    # Contrast: distances to each channel's mean scaled by 0.05 at severity 5.
+    two_tone = np.zeros((8, 8, 3), np.uint8)
+    two_tone[:, :4], two_tone[:, 4:] = 50, 150
+    low = np.asarray(corrupt(Image.fromarray(two_tone), "contrast", 5, seed=0), dtype=int)
+    assert (
+        np.abs(low[:, :4] - (100 - 0.05 * 50)).max() <= 1
+        and np.abs(low[:, 4:] - (100 + 0.05 * 50)).max() <= 1
+    )
+    # Gaussian blur: sigma in pixels, so a one-pixel line at sigma 1 keeps ~40% of its peak (1/sqrt(2 pi)).
+    line = np.zeros((32, 32, 3), np.uint8)
+    line[:, 16] = 255
+    blurred = np.asarray(corrupt(Image.fromarray(line), "gaussian_blur", 1, seed=0), dtype=float)
+    assert blurred[10, 16, 0] / 255 == pytest.approx(1 / np.sqrt(2 * np.pi), abs=0.01)
+
+
+def test_a_corruption_sees_the_network_input_size(tmp_path):
+    paths = make_folder(tmp_path / "imgs", {"a": 2})  # 48 x 40 pictures
+    seen = []
+
+    def record(image, position):
+        seen.append(image.size)
+        return image
+
+    preprocessing = Preprocessing(resize=36, crop=32, mean=(0.5,) * 3, std=(0.5,) * 3)
+    dataset = ImageDataset([str(p) for p in paths], preprocessing, transform=record)
+    assert all(dataset[i][1].shape == (3, 32, 32) for i in range(2))
+    assert seen == [(32, 32), (32, 32)]

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import yaml
 
-from pipeline.config import CompareParams, EvaluateParams
+from pipeline.config import CompareParams, CurvesParams, EvaluateParams
 from pipeline.embeddings import Embeddings, save_embeddings
 from pipeline.exceptions import ParamsError
 from pipeline.heads import head_from_params
 from pipeline.params import Params
-from pipeline.stages import compare, evaluate, train
+from pipeline.stages import compare, curves, evaluate, train
 
 
 @pytest.fixture
@@ -88,9 +88,12 @@ def test_train_evaluate_compare(tmp_path, params_file, embeddings):
         out_json=tmp_path / "compare.json",
         out_summary=tmp_path / "summary.json",
         out_md=tmp_path / "compare.md",
-        out_png=tmp_path / "compare.png",
+        figures=tmp_path / "compare",
     ).to_json()
-    assert result["n_test"] == 12 and set(result["mcnemar"]) == {"knn vs logreg"}
+    assert result["n_test"] == 12 and len(result["pairs"]) == 1
+    pair = result["pairs"][0]
+    assert {pair["a"], pair["b"]} == {"knn", "logreg"} and pair["p_holm"] == pair["p_value"]  # one test
+    assert pair["winner"] is None  # 12 test rows tell nothing apart
     low, high = result["heads"]["knn"]["test_accuracy_ci"]
     assert low <= result["heads"]["knn"]["test_accuracy"] <= high
     assert "| knn |" in (tmp_path / "compare.md").read_text()
@@ -106,4 +109,28 @@ def test_train_evaluate_compare(tmp_path, params_file, embeddings):
         "fit_seconds",
     }
     assert summary["knn"]["accuracy"] == round(result["heads"]["knn"]["test_accuracy"], 4)
-    assert (tmp_path / "compare.png").stat().st_size > 10_000
+    for figure in ("heads", "pairs", "reliability"):
+        assert (tmp_path / "compare" / f"{figure}.png").stat().st_size > 10_000
+    bins = result["heads"]["knn"]["reliability"]
+    assert sum(b["n"] for b in bins) == 12 and len(bins) == EvaluateParams().ece_bins
+
+
+def test_curves_stage_uses_the_enabled_embedding_heads(tmp_path, embeddings):
+    path = tmp_path / "params.yaml"
+    path.write_text(
+        yaml.safe_dump({"backbone": {}, "embed": {}, "heads": {"enabled": ["finetune", "knn", "logreg"]}})
+    )
+    heads = curves.curve_heads(Params.load(path), include_finetune=False)
+    assert list(heads) == ["knn", "logreg"]  # finetune only when asked for
+    result = curves.run(
+        heads=heads,
+        params=CurvesParams(per_class=[2, 5], draws=2, resamples=100),
+        embeddings_path=embeddings,
+        data_root="unused",
+        metrics_path=tmp_path / "curves.json",
+        figure=tmp_path / "curves.png",
+    )
+    saved = json.loads((tmp_path / "curves.json").read_text())
+    assert saved["heads"]["logreg"][-1]["per_class"] is None and saved["n_test"] == 12
+    assert [p.per_class for p in result.heads["logreg"]] == [2, 5, None]
+    assert (tmp_path / "curves.png").stat().st_size > 10_000

@@ -1,0 +1,122 @@
+"""Learning curves: test accuracy against labelled images per class, from the cached embeddings.
+
+For each size k, each draw takes k train images of every class (all of a class that has
+fewer); the draws are nested (a draw's 5 per class hold its 2 per class) and the same for
+every head, so curves differ by the heads alone. The valid split stays whole (early stopping
+and selection see what they would in production); the test split is always the whole one.
+A point's interval is the paired bootstrap over test rows of its accuracy averaged over the
+draws, the same resamples for every point and head.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from sklearn.base import clone
+
+from ..stats import bootstrap_indices, percentile_interval
+from .results import Result
+
+if TYPE_CHECKING:  # the report reads CurvesResult without importing every head
+    from ..heads import Head
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CurvePoint(Result):
+    per_class: int | None  # None: the whole train split
+    n_train: float  # train rows, averaged over the draws
+    accuracy: float  # test accuracy averaged over the draws
+    ci: tuple[float, float]
+    draws: list[float]  # each draw's test accuracy
+    fit_seconds: float  # per fit, averaged over the draws
+
+
+@dataclass
+class CurvesResult(Result):
+    n_test: int
+    n_classes: int
+    draws: int
+    resamples: int
+    level: float
+    heads: dict[str, list[CurvePoint]]
+    notes: list[str]  # what could not be fitted, and why
+
+
+def nested_draws(labels: np.ndarray, sizes: list[int], draws: int, seed: int) -> dict[int, list[np.ndarray]]:
+    """size -> one array of row indices per draw: `size` rows of each class (or all it has)."""
+    out: dict[int, list[np.ndarray]] = {k: [] for k in sizes}
+    for d in range(draws):
+        rng = np.random.default_rng([seed, d])
+        orders = [rng.permutation(np.flatnonzero(labels == c)) for c in np.unique(labels)]
+        for k in sizes:
+            out[k].append(np.sort(np.concatenate([order[:k] for order in orders])))
+    return out
+
+
+def learning_curves(
+    heads: dict[str, Head],
+    inputs: Callable[[str], np.ndarray],
+    labels: np.ndarray,
+    split: np.ndarray,
+    sizes: list[int],
+    draws: int,
+    seed: int,
+    resamples: int,
+    level: float,
+) -> CurvesResult:
+    """Every head (unfitted templates) at every size; `inputs(kind)` gives every row's inputs."""
+    train, valid, test = (np.flatnonzero(split == s) for s in ("train", "valid", "test"))
+    per_class_max = np.bincount(labels[train]).max()
+    notes = [f"{k} per class is the whole train split (no class has more than {per_class_max}): "
+             "shown as 'all' only" for k in sizes if k >= per_class_max]  # fmt: skip
+    sizes = sorted(k for k in sizes if k < per_class_max)
+    subsets = {
+        k: [train[rows] for rows in d] for k, d in nested_draws(labels[train], sizes, draws, seed).items()
+    }
+    subsets[None] = [train]  # the whole split: one draw is all there is
+    indices = bootstrap_indices(len(test), resamples, seed)
+    result: dict[str, list[CurvePoint]] = {}
+    for name, template in heads.items():
+        X = inputs(template.input_kind)
+        eval_set = (X[valid], labels[valid]) if len(valid) else None
+        points = []
+        for k, rows_per_draw in subsets.items():
+            correct, seconds = [], []
+            for d, rows in enumerate(rows_per_draw, start=1):
+                head = clone(template)
+                start = time.perf_counter()
+                try:
+                    head.fit(X[rows], labels[rows], eval_set=eval_set)
+                    predicted = head.predict(X[test])
+                except ValueError as exc:  # a head that cannot learn from this few rows says why
+                    notes.append(f"{name} at {k} per class: no point ({exc})")
+                    break
+                seconds.append(time.perf_counter() - start)
+                correct.append(predicted == labels[test])
+                log.info(
+                    "curves: %s, %s per class, draw %d/%d (%d rows): accuracy %.3f, %.1fs",
+                    name, k or "all", d, len(rows_per_draw), len(rows), correct[-1].mean(), seconds[-1],
+                )  # fmt: skip
+            if len(correct) < len(rows_per_draw):
+                continue
+            mean_correct = np.mean(correct, axis=0)  # per test row, over the draws
+            points.append(
+                CurvePoint(
+                    per_class=k,
+                    n_train=float(np.mean([len(r) for r in rows_per_draw])),
+                    accuracy=float(mean_correct.mean()),
+                    ci=percentile_interval(mean_correct[indices].mean(axis=1), level),
+                    draws=[float(c.mean()) for c in correct],
+                    fit_seconds=float(np.mean(seconds)),
+                )
+            )
+        result[name] = points
+    n_classes = len(np.unique(labels))
+    return CurvesResult(len(test), n_classes, draws, resamples, level, result, notes)

@@ -1,0 +1,48 @@
+"""The learning-curve figure: test accuracy against labelled images per class, one line per head."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..analysis.curves import CurvesResult
+from . import plt
+
+
+def plot_curves(result: CurvesResult, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
+    colors = plt.get_cmap("tab10")
+    ticks: dict[float, str] = {}
+    top = 1 / result.n_classes
+    for i, (head, points) in enumerate(result.heads.items()):
+        if not points:
+            continue
+        # The whole split sits at its mean images per class.
+        xs = [p.per_class or p.n_train / result.n_classes for p in points]
+        ys = [p.accuracy for p in points]
+        ticks |= {
+            x: str(p.per_class) if p.per_class else f"all\n({x:.0f})" for x, p in zip(xs, points, strict=True)
+        }
+        top = max(top, *(max(p.ci[1], *p.draws) for p in points))
+        color = colors(i % 10)
+        ax.fill_between(xs, [p.ci[0] for p in points], [p.ci[1] for p in points], color=color, alpha=0.15)
+        ax.plot(xs, ys, marker="o", color=color, label=head)
+        for x, p in zip(xs, points, strict=True):
+            ax.scatter([x] * len(p.draws), p.draws, s=6, color=color, alpha=0.4)
+    ax.axhline(1 / result.n_classes, color="grey", linestyle="--", linewidth=1, label="chance")
+    level = round(result.level * 100)
+    ax.set(
+        xscale="log",
+        xlabel="labelled train images per class (last point: the whole train split)",
+        ylabel="test accuracy",
+        ylim=(0, min(1.0, top + 0.1)),
+        title=f"Learning curves: mean of {result.draws} draws, {level}% bootstrap band, dots: each draw",
+    )
+    ax.set_xticks(list(ticks), list(ticks.values()))
+    ax.minorticks_off()
+    ax.title.set_fontsize(10)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -1,0 +1,54 @@
+"""Learning curves: nested seeded draws shared by all heads, honest points, notes for what cannot fit."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.datasets import make_blobs
+
+from pipeline.analysis.curves import learning_curves, nested_draws
+from pipeline.heads import make_head
+
+
+def test_draws_are_nested_per_class_and_seeded():
+    labels = np.repeat([0, 1, 2], [10, 3, 7])
+    draws = nested_draws(labels, [1, 2, 5], draws=3, seed=0)
+    for d in range(3):
+        small, medium, large = (set(draws[k][d]) for k in (1, 2, 5))
+        assert small <= medium <= large
+        assert np.bincount(labels[draws[5][d]]).tolist() == [5, 3, 5]  # class 1 has only 3
+        assert np.bincount(labels[draws[1][d]]).tolist() == [1, 1, 1]
+    assert [list(a) for a in draws[2]] == [list(a) for a in nested_draws(labels, [2], 3, seed=0)[2]]
+    assert len({tuple(a) for a in draws[2]}) > 1  # different draws differ
+
+
+def _data():
+    X, y = make_blobs(n_samples=600, centers=4, n_features=16, cluster_std=4.0, random_state=0)
+    split = np.array(["train"] * 400 + ["valid"] * 50 + ["test"] * 150)
+    return X.astype(np.float32), y, split
+
+
+def test_accuracy_grows_and_the_whole_split_matches_a_plain_fit():
+    X, y, split = _data()
+    heads = {"logreg": make_head("logreg"), "knn": make_head("knn", n_neighbors=5)}
+    result = learning_curves(heads, lambda kind: X, y, split, [1, 2, 20], draws=3, seed=0,
+                             resamples=200, level=0.95)  # fmt: skip
+    logreg = {p.per_class: p for p in result.heads["logreg"]}
+    assert list(logreg) == [1, 2, 20, None]
+    assert logreg[1].accuracy < logreg[20].accuracy
+    for p in logreg.values():
+        assert p.ci[0] <= p.accuracy <= p.ci[1]
+        assert np.isclose(np.mean(p.draws), p.accuracy)
+    whole = make_head("logreg").fit(X[split == "train"], y[split == "train"])
+    assert logreg[None].accuracy == np.mean(whole.predict(X[split == "test"]) == y[split == "test"])
+    assert logreg[None].n_train == 400 and len(logreg[None].draws) == 1
+    # k-NN with k = 5 cannot answer from 4 train images: no point, and a note that says why.
+    assert [p.per_class for p in result.heads["knn"]] == [2, 20, None]
+    assert any(n.startswith("knn at 1 per class: no point") for n in result.notes)
+
+
+def test_a_size_as_large_as_the_biggest_class_is_the_whole_split():
+    X, y, split = _data()
+    result = learning_curves({"logreg": make_head("logreg")}, lambda kind: X, y, split, [2, 500], draws=2,
+                             seed=0, resamples=100, level=0.9)  # fmt: skip
+    assert [p.per_class for p in result.heads["logreg"]] == [2, None]
+    assert any("500 per class is the whole train split" in n for n in result.notes)
