@@ -19,6 +19,7 @@ STAGES = {
     "download": "fetch Caltech 101 into data.root when it is absent",
     "prepare": "scan data.root, settle duplicates, write the seeded split",
     "embed": "vectors for every image, from the feature store",
+    "leakage": "near-duplicate images across splits, by embedding similarity",
     "train": "fit one head",
     "evaluate": "predict every image with one head, metrics per split",
     "compare": "every head on the same test rows, with intervals and pairwise tests",

@@ -57,12 +57,22 @@ class SplitParams:
 
 
 @dataclass(frozen=True)
+class NearDuplicateParams:
+    """`data.near_duplicates`: copies of one picture (resized, re-encoded) found by embedding similarity."""
+
+    threshold: float = spec(0.8, min=0.0, max=1.0)  # cosine of PCA-whitened embeddings above which two match
+    components: int = spec(128, min=2)  # PCA-whitening components
+    group: bool = False  # true: prepare embeds first and keeps each group of near-duplicates in one split
+
+
+@dataclass(frozen=True)
 class DataParams:
     """`data`: where the images are and how they are split (read by prepare)."""
 
     root: str
     split: SplitParams = spec(SplitParams())
     seed: int = spec(0, min=0)
+    near_duplicates: NearDuplicateParams = spec(NearDuplicateParams())
 
 
 @dataclass(frozen=True)

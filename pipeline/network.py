@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from features import Extractor, Preprocessing, create_extractor
+from features import Extractor, FeatureStore, Preprocessing, create_extractor, extract
 
 from .config import BackboneParams, EmbedParams
+from .exceptions import DataError
 
 if TYPE_CHECKING:  # heads import this module; the stages that only embed need no head code
     from .heads.base import Head
@@ -26,6 +27,24 @@ def make_extractor(backbone: BackboneParams, embed: EmbedParams) -> Extractor:
         resize=backbone.resize,
         crop=backbone.crop,
     )
+
+
+def store_vectors(extractor: Extractor, paths: list[str], keys: list[str], embed: EmbedParams, stage: str):
+    """Every image's vector from the feature store, computing what it lacks; returns (vectors, report).
+
+    An image that cannot be decoded stops the stage with the list: it changed since it was scanned.
+    """
+    store = FeatureStore(embed.store)
+    report = extract(
+        paths, store, extractor, keys=keys, batch_size=embed.batch_size, num_workers=embed.num_workers
+    )
+    if report.failures:
+        listing = "\n".join(f"  {f.path}: {f.reason}" for f in report.failures)
+        raise DataError(
+            f"{stage}: {len(report.failures)} images could not be decoded:\n{listing}\n"
+            "They changed after the scan; run `dvc repro prepare` to exclude them."
+        )
+    return store.get(extractor.fingerprint, keys), report
 
 
 def pixel_model(head: Head, extractor: Extractor) -> tuple[nn.Module, Preprocessing] | None:

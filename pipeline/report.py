@@ -7,6 +7,7 @@ from pathlib import Path
 from .analysis.compare import Comparison, pairs_conclusion, pairs_rule
 from .analysis.confusion import ConfusionResult
 from .analysis.curves import CurvesResult
+from .analysis.near_duplicates import LeakageResult
 from .analysis.pca import PCAResult
 from .analysis.robustness import RobustnessResult
 from .page import image_tag, paragraph, section, table
@@ -102,6 +103,31 @@ def curves_section(result: CurvesResult, figure: Path) -> str:
         table(["head", *[f"{k} per class" if k else "all" for k in sizes]], rows),
         image_tag(figure, "learning curves"),
         *[f'<p class="note">{n}</p>' for n in result.notes],
+    )
+
+
+def leakage_section(result: LeakageResult, figures: Path) -> str:
+    rows = [
+        [f"{p.similarity:.3f}", f"{p.a} ({p.split_a})", f"{p.b} ({p.split_b})"]
+        for p in result.cross_split[:50]
+    ]
+    advice = (
+        "prepare kept each group in one split (data.near_duplicates.group: true)."
+        if result.grouped
+        else "To keep each group in one split: dvc exp run -S data.near_duplicates.group=true."
+    )
+    return section(
+        "Near-duplicates and leakage",
+        "leakage",
+        paragraph(
+            f"{result.pairs} pairs of near-duplicate images (resized or re-encoded copies of one picture) "
+            f"in {result.groups} groups among {result.n_images} images: cosine above {result.threshold} "
+            f"between embeddings PCA-whitened on {result.components} components. "
+            f"{len(result.cross_split)} pairs sit in different splits, so a test image may have its copy "
+            f"in train. {advice}"
+        ),
+        table(["similarity", "image", "near-duplicate"], rows),
+        image_tag(figures / "pairs.png", "near-duplicate pairs across splits"),
     )
 
 

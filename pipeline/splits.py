@@ -55,6 +55,21 @@ def stratified_split(labels: list[str], fractions: SplitParams, seed: int) -> li
     return assignment
 
 
+def keep_groups_together(assignment: list[str], group_ids) -> tuple[list[str], int]:
+    """Each group of rows moved into one split: the first of train, valid, test its rows are in.
+
+    Moving towards train never puts a copy of a training image into the test split; the
+    fractions shift by at most the size of the groups moved. Returns the new assignment and
+    how many rows moved.
+    """
+    rank = {name: i for i, name in enumerate(SPLITS)}
+    target: dict = {}
+    for split, group in zip(assignment, group_ids, strict=True):
+        target[group] = min(target.get(group, split), split, key=rank.__getitem__)
+    moved = [target[group] for group in group_ids]
+    return moved, sum(a != b for a, b in zip(assignment, moved, strict=True))
+
+
 def write_splits(path: Path, rows: list[Row]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="", encoding="utf-8") as handle:

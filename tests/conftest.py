@@ -21,6 +21,19 @@ def make_image(path: Path, seed: int, size=(48, 40), fmt: str | None = None) -> 
     return path
 
 
+def make_picture(path, seed: int) -> None:
+    """A smooth random scene (colour blobs on a gradient), like a photo rather than noise."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(0, 256, size=(6, 7, 3), dtype=np.uint8)
+    image = Image.fromarray(coarse).resize((140, 120), Image.BICUBIC)
+    pixels = np.asarray(image).copy()
+    for _ in range(3):
+        y, x, r = rng.integers(10, 110), rng.integers(10, 130), rng.integers(6, 20)
+        yy, xx = np.ogrid[:120, :140]
+        pixels[(yy - y) ** 2 + (xx - x) ** 2 < r * r] = rng.integers(0, 256, 3)
+    Image.fromarray(pixels).save(path)
+
+
 def make_folder(root: Path, classes: dict[str, int], start_seed: int = 0) -> list[Path]:
     """`root/<class>/img_NN.png` with `n` distinct images per class."""
     paths, seed = [], start_seed

@@ -77,6 +77,7 @@ def test_repro_runs_every_stage_then_nothing(project):
         "evaluate@glmnet",
         "compare",
         "curves",
+        "leakage",
         "pca",
         "robustness",
         "confusion",

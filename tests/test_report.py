@@ -39,6 +39,7 @@ def test_every_plot_exists_and_is_not_blank(reproduced):
         "compare/pairs.png",
         "compare/reliability.png",
         "curves.png",
+        "leakage/pairs.png",
         "pca/variance.png",
         "pca/scatter.png",
         "pca/accuracy.png",
@@ -84,8 +85,8 @@ def test_report_names_every_head(reproduced):
     page = (reproduced / "reports" / "index.html").read_text()
     for head in HEADS:
         assert f"<td>{head}</td>" in page
-    assert page.count('<img src="data:image/') >= 13 + 4 * len(HEADS)
-    for section in ('id="curves"', "Holm", "verdict", "success rate", "ImageNet-C"):
+    assert page.count('<img src="data:image/') >= 14 + 4 * len(HEADS)
+    for section in ('id="curves"', 'id="leakage"', "Holm", "verdict", "success rate", "ImageNet-C"):
         assert section in page
 
 

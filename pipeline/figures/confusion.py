@@ -2,32 +2,12 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
-
-from features import read_image
 
 from ..analysis.confusion import HeadConfusion, LabelIssue, disputed, misclassified, most_confident
-from .plots import plot_bars, plot_confusion, plot_gallery
-
-THUMBNAIL = (160, 160)
-Thumbnails = Callable[[str], Image.Image]
-
-
-def thumbnails(root: Path) -> Thumbnails:
-    """Thumbnail by path relative to `root`, decoded once (an image recurs across galleries)."""
-
-    @functools.cache
-    def thumb(rel: str) -> Image.Image:
-        image = read_image(root / rel)
-        image.thumbnail(THUMBNAIL)
-        return image
-
-    return thumb
+from .plots import Thumbnails, plot_bars, plot_confusion, plot_gallery
 
 
 def plot_head(

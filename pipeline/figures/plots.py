@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from matplotlib.ticker import MaxNLocator
+from PIL import Image
+
+from features import read_image
 
 from . import plt
+
+THUMBNAIL = (160, 160)
+Thumbnails = Callable[[str], Image.Image]
+
+
+def thumbnails(root: Path) -> Thumbnails:
+    """Thumbnail by path relative to `root`, decoded once (an image recurs across galleries)."""
+
+    @functools.cache
+    def thumb(rel: str) -> Image.Image:
+        image = read_image(root / rel)
+        image.thumbnail(THUMBNAIL)
+        return image
+
+    return thumb
 
 
 def plot_explained_variance(ratios, path: Path, marks: dict[str, int]) -> None:

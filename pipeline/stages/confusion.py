@@ -17,7 +17,8 @@ from ..analysis.confusion import (
 )
 from ..config import ConfusionParams, DataParams, enabled_heads
 from ..embeddings import load_embeddings
-from ..figures.confusion import plot_disagreements, plot_head, plot_label_issues, thumbnails
+from ..figures.confusion import plot_disagreements, plot_head, plot_label_issues
+from ..figures.plots import thumbnails
 from ..params import Params
 from ..predictions import read_all_heads
 

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
-from features import FeatureStore, extract, sha256_files
+from features import sha256_files
 
 from ..config import BackboneParams, DataParams, EmbedParams
 from ..embeddings import Embeddings, save_embeddings
 from ..exceptions import DataError
 from ..feature_source import FeatureSource
-from ..network import make_extractor
+from ..network import make_extractor, store_vectors
 from ..params import Params
 from ..splits import read_splits
 
@@ -32,25 +32,11 @@ def run(
         f"embed: extractor {extractor.fingerprint} ({extractor.backbone.weights_id}, "
         f"{extractor.precision} on {extractor.device})"
     )
-    store = FeatureStore(params.store)
-    report = extract(
-        paths,
-        store,
-        extractor,
-        keys=keys,
-        batch_size=params.batch_size,
-        num_workers=params.num_workers,
-    )
-    if report.failures:
-        listing = "\n".join(f"  {f.path}: {f.reason}" for f in report.failures)
-        raise DataError(
-            f"{len(report.failures)} images listed in {splits_path} could not be decoded:\n"
-            f"{listing}\nThey changed after prepare; run `dvc repro prepare` to exclude them."
-        )
+    vectors, report = store_vectors(extractor, paths, keys, params, "embed")
     classes = sorted({r.label for r in rows})
     index = {name: i for i, name in enumerate(classes)}
     embeddings = Embeddings(
-        vectors=store.get(extractor.fingerprint, keys),
+        vectors=vectors,
         labels=np.array([index[r.label] for r in rows]),
         split=np.array([r.split for r in rows]),
         paths=np.array([r.path for r in rows]),

@@ -1,4 +1,8 @@
-"""Stage `prepare`: scan data.root, settle duplicates, write a seeded stratified split."""
+"""Stage `prepare`: scan data.root, settle duplicates, write a seeded stratified split.
+
+With data.near_duplicates.group, the images are embedded first (through the feature store,
+so the embed stage then computes nothing) and each group of near-duplicates is kept in one split.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,28 @@ import csv
 from collections import Counter
 from pathlib import Path
 
-from ..config import DataParams
-from ..params import read_block
+from ..analysis.near_duplicates import near_duplicate_groups
+from ..config import BackboneParams, DataParams, EmbedParams, NearDuplicateParams
+from ..network import make_extractor, store_vectors
+from ..params import Params
 from ..scan import scan_folder
-from ..splits import SPLITS, Row, stratified_split, write_splits
+from ..splits import SPLITS, Row, keep_groups_together, stratified_split, write_splits
 
 
-def run(*, params: DataParams, splits_path: Path, excluded_path: Path) -> list[Row]:
+def run(
+    *,
+    params: DataParams,
+    splits_path: Path,
+    excluded_path: Path,
+    backbone: BackboneParams | None = None,
+    embed: EmbedParams | None = None,
+) -> list[Row]:
     root = Path(params.root).expanduser()
     scan = scan_folder(root)
     labels = [item.label for item in scan.items]
     assignment = stratified_split(labels, params.split, params.seed)
+    if params.near_duplicates.group:
+        assignment = _group_near_duplicates(scan, root, assignment, params.near_duplicates, backbone, embed)
     rows = [Row(i.path, i.label, s, i.sha256) for i, s in zip(scan.items, assignment, strict=True)]
     write_splits(splits_path, rows)
     _write_excluded(excluded_path, scan.excluded)
@@ -34,6 +49,21 @@ def run(*, params: DataParams, splits_path: Path, excluded_path: Path) -> list[R
     return rows
 
 
+def _group_near_duplicates(
+    scan, root: Path, assignment, near: NearDuplicateParams, backbone, embed
+) -> list[str]:
+    extractor = make_extractor(backbone, embed)
+    paths = [str(root / item.path) for item in scan.items]
+    vectors, _ = store_vectors(extractor, paths, [item.sha256 for item in scan.items], embed, "prepare")
+    ids = near_duplicate_groups(vectors, near.threshold, near.components)
+    assignment, moved = keep_groups_together(assignment, ids)
+    print(
+        f"prepare: {len(ids) - len(set(ids))} near-duplicates joined to a group (cosine above "
+        f"{near.threshold} after PCA whitening); {moved} images moved to keep each group in one split"
+    )
+    return assignment
+
+
 def _write_excluded(path: Path, excluded) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="", encoding="utf-8") as handle:
@@ -48,8 +78,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--splits", type=Path, required=True)
     parser.add_argument("--excluded", type=Path, required=True)
     args = parser.parse_args(argv)
+    params = Params.load(args.params)
     run(
-        params=read_block("data", DataParams, args.params),
+        params=params.block("data", DataParams),
         splits_path=args.splits,
         excluded_path=args.excluded,
+        backbone=params.block("backbone", BackboneParams),  # bad values stop here, grouping or not
+        embed=params.block("embed", EmbedParams),
     )

@@ -9,15 +9,24 @@ from pathlib import Path
 from ..analysis.compare import Comparison
 from ..analysis.confusion import ConfusionResult
 from ..analysis.curves import CurvesResult
+from ..analysis.near_duplicates import LeakageResult
 from ..analysis.pca import PCAResult
 from ..analysis.robustness import RobustnessResult
 from ..embeddings import load_embeddings
 from ..page import page
-from ..report import comparison_section, confusion_section, curves_section, pca_section, robustness_section
+from ..report import (
+    comparison_section,
+    confusion_section,
+    curves_section,
+    leakage_section,
+    pca_section,
+    robustness_section,
+)
 
 RESULTS = {
     "compare": Comparison,
     "curves": CurvesResult,
+    "leakage": LeakageResult,
     "pca": PCAResult,
     "robustness": RobustnessResult,
     "confusion": ConfusionResult,
@@ -33,6 +42,7 @@ def run(*, embeddings_path: Path, results: dict[str, tuple[Path, Path]], out: Pa
     sections = [
         comparison_section(comparison, figures["compare"]),
         curves_section(loaded["curves"], figures["curves"]),
+        leakage_section(loaded["leakage"], figures["leakage"]),
         pca_section(loaded["pca"], figures["pca"]),
         robustness_section(loaded["robustness"], figures["robustness"]),
         confusion_section(loaded["confusion"], figures["confusion"], best=comparison.ranked()[0][0]),
@@ -46,6 +56,7 @@ def run(*, embeddings_path: Path, results: dict[str, tuple[Path, Path]], out: Pa
     nav = [
         ("Comparison", "comparison"),
         ("Learning curves", "curves"),
+        ("Leakage", "leakage"),
         ("PCA", "pca"),
         ("Robustness", "robustness"),
         ("Confusion", "confusion"),

@@ -6,14 +6,15 @@ import csv
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from features import FeatureStore
-from pipeline.config import BackboneParams, DataParams, EmbedParams
+from pipeline.config import BackboneParams, DataParams, EmbedParams, NearDuplicateParams
 from pipeline.embeddings import load_embeddings
 from pipeline.exceptions import DataError
 from pipeline.splits import read_splits
 from pipeline.stages import embed, prepare
-from tests.conftest import SMALL
+from tests.conftest import SMALL, make_picture
 
 
 @pytest.fixture
@@ -67,3 +68,34 @@ def test_embed_refuses_images_changed_since_prepare(tmp_path, prepared):
             splits_path=splits,
             out=tmp_path / "e.h5",
         )
+
+
+def test_prepare_keeps_near_duplicates_in_one_split(tmp_path, capsys):
+    root = tmp_path / "images"
+    for c, name in enumerate(("cats", "dogs")):
+        for i in range(20):
+            (root / name).mkdir(parents=True, exist_ok=True)
+            make_picture(root / name / f"{i:02d}.png", 100 * c + i)
+    for i in range(5):  # five enlarged, re-encoded copies, each beside its original
+        Image.open(root / "cats" / f"{i:02d}.png").resize((210, 180)).save(
+            root / "cats" / f"copy_{i}.jpg", quality=80
+        )
+    backbone = BackboneParams(weights="none", resize=SMALL, crop=SMALL)
+    embed_params = EmbedParams(store=str(tmp_path / "store.h5"), precision="fp32")
+    splits = tmp_path / "splits.csv"
+
+    def split_of(near: NearDuplicateParams) -> dict[str, str]:
+        data = DataParams(root=str(root), near_duplicates=near)
+        excluded = tmp_path / "excluded.csv"
+        prepare.run(
+            params=data, splits_path=splits, excluded_path=excluded, backbone=backbone, embed=embed_params
+        )
+        return {r.path: r.split for r in read_splits(splits)}
+
+    plain = split_of(NearDuplicateParams())
+    apart = sum(plain[f"cats/{i:02d}.png"] != plain[f"cats/copy_{i}.jpg"] for i in range(5))
+    assert apart > 0  # the seeded split separates some copies from their originals
+    grouped = split_of(NearDuplicateParams(group=True))
+    assert all(grouped[f"cats/{i:02d}.png"] == grouped[f"cats/copy_{i}.jpg"] for i in range(5))
+    assert f"{apart} images moved" in capsys.readouterr().out
+    assert sum(grouped[p] != plain[p] for p in plain) == apart

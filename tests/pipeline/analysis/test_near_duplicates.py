@@ -1,0 +1,75 @@
+"""Near-duplicates: planted resized and re-encoded copies found through real embeddings, and kept together."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from features import FeatureStore, extract, sha256_file
+from pipeline.analysis.near_duplicates import find_leakage, groups, similar_pairs, whitened
+from pipeline.splits import keep_groups_together
+from tests.conftest import make_picture
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory, small_extractor):
+    root = tmp_path_factory.mktemp("near")
+    paths = []
+    for i in range(120):
+        paths.append(root / f"img_{i:03d}.png")
+        make_picture(paths[-1], i)
+    copies = {}  # copy index -> original index
+    for i, make in enumerate(
+        [
+            lambda im: im.resize((210, 180)),  # enlarged 1.5x
+            lambda im: im.resize((112, 96)),  # reduced 0.8x
+            lambda im: im,  # re-encoded as JPEG
+            lambda im: im.resize((175, 150)),
+        ]
+    ):
+        original = Image.open(paths[i * 7])
+        copy = root / f"copy_{i}.jpg"
+        make(original).save(copy, quality=80)
+        copies[len(paths)] = i * 7
+        paths.append(copy)
+    store = FeatureStore(root / "store.h5")
+    extract([str(p) for p in paths], store, small_extractor, progress=False)
+    vectors = store.get(small_extractor.fingerprint, [sha256_file(p) for p in paths])
+    return paths, vectors, copies
+
+
+def test_planted_copies_are_found_and_nothing_else(planted):
+    paths, vectors, copies = planted
+    found = {(i, j) for i, j, _ in similar_pairs(whitened(vectors, 128), 0.8)}
+    assert found == {(original, copy) for copy, original in copies.items()}
+
+
+def test_cross_split_pairs_are_reported(planted):
+    paths, vectors, copies = planted
+    splits = np.array(["train"] * len(paths))
+    splits[list(copies)] = "test"  # every copy in test, its original in train
+    splits[list(copies)[0]] = "train"  # except one
+    result = find_leakage(vectors, [p.name for p in paths], splits, ["x"] * len(paths), 0.8, 128, False)
+    assert (result.pairs, result.groups, len(result.cross_split)) == (4, 4, 3)
+    assert all({p.split_a, p.split_b} == {"train", "test"} for p in result.cross_split)
+    assert all(p.b.startswith("copy_") or p.a.startswith("copy_") for p in result.cross_split)
+
+
+def test_the_index_finds_the_same_pairs_as_the_exact_scan():
+    rng = np.random.default_rng(0)
+    unit = rng.normal(size=(300, 16))
+    unit[150:160] = unit[:10] + rng.normal(scale=0.1, size=(10, 16))  # ten close pairs
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    exact = similar_pairs(unit, 0.9)
+    indexed = similar_pairs(unit, 0.9, exact_max=0)
+    assert [(i, j) for i, j, _ in exact] == [(i, j) for i, j, _ in indexed]
+    assert {(i, i + 150) for i in range(10)} <= {(i, j) for i, j, _ in exact}
+    assert np.allclose([s for *_, s in exact], [s for *_, s in indexed])
+
+
+def test_groups_follow_chains_and_stay_in_the_earliest_split():
+    ids = groups(6, [(0, 1, 0.9), (1, 4, 0.9), (2, 3, 0.95)])
+    assert ids[0] == ids[1] == ids[4] and ids[2] == ids[3] and len(set(ids)) == 3
+    assignment, moved = keep_groups_together(["test", "valid", "test", "valid", "test", "train"], ids)
+    assert assignment == ["valid", "valid", "valid", "valid", "valid", "train"] and moved == 3
