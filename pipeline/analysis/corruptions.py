@@ -36,6 +36,10 @@ CONTRAST_FACTOR = (0.4, 0.3, 0.2, 0.1, 0.05)  # distance to each channel's mean,
 # Ours (no ImageNet-C counterpart): side of the grey square, as a fraction of the short side.
 OCCLUSION_SIDE = (0.1, 0.2, 0.3, 0.4, 0.5)
 
+# Part of every corrupted image's store key: change it whenever a corruption's definition
+# changes, or the store would hand back vectors of the old corrupted images.
+DEFINITION = "imagenet-c-constants/at-input-size"
+
 
 def corrupt(image: Image.Image, kind: str, severity: int, seed: int) -> Image.Image:
     """`image` (RGB) under corruption `kind` at `severity` in 1..5."""
@@ -87,6 +91,11 @@ class Corruption:
     @property
     def name(self) -> str:
         return f"{self.kind}@{self.severity}"
+
+    @property
+    def store_tag(self) -> str:
+        """What the store key of a corrupted image derives from, besides the clean key."""
+        return f"{self.name}|{DEFINITION}"
 
     def seed(self, position: int) -> int:
         return zlib.crc32(f"{self.keys[position]}|{self.name}".encode())

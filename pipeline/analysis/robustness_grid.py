@@ -85,7 +85,7 @@ def corruption_sweep(
     for step, (kind, severity) in enumerate(itertools.product(corruptions, severities), start=1):
         start = time.perf_counter()
         corruption = Corruption(kind, severity, test.keys)
-        keys = [derived_key(k, corruption.name) for k in test.keys]
+        keys = [derived_key(k, corruption.store_tag) for k in test.keys]
         report = extract(
             test.paths,
             store,

@@ -40,9 +40,10 @@ def test_corrupted_keys_differ_from_clean_and_are_reused(tmp_path, small_extract
     store = FeatureStore(tmp_path / "s.h5")
     extract(paths, store, small_extractor, progress=False)
     corruption = Corruption("gaussian_blur", 3, clean_keys)
-    keys = [derived_key(k, corruption.name) for k in clean_keys]
+    keys = [derived_key(k, corruption.store_tag) for k in clean_keys]
     assert not set(keys) & set(clean_keys)
-    assert derived_key(clean_keys[0], "gaussian_blur@4") != keys[0]
+    assert derived_key(clean_keys[0], Corruption("gaussian_blur", 4, clean_keys).store_tag) != keys[0]
+    assert corruptions.DEFINITION in corruption.store_tag  # a new definition gets new keys
 
     first = extract(paths, store, small_extractor, keys=keys, transform=corruption, progress=False)
     assert first.computed == 6
