@@ -124,7 +124,7 @@ class CurvesParams:
     per_class: list[int] = spec(
         [1, 2, 5, 10, 20], min=1
     )  # labelled train images per class; the whole split is added
-    draws: int = spec(5, min=1)  # seeded draws per size, the same for every head
+    draws: int = spec(3, min=1)  # seeded draws per size, the same for every head
     finetune: bool = False  # the fine-tuned head too: a full fine-tune per point (GPU territory)
     resamples: int = spec(1000, min=100)
     level: float = spec(0.95, min=0.5, max=0.999)
