@@ -56,7 +56,11 @@ def plot_pairs(result: Comparison, path: Path) -> None:
 
 
 def plot_reliability(result: Comparison, path: Path) -> None:
-    """Reliability diagram per head: accuracy against confidence per bin, the ECE in the title."""
+    """Reliability diagram per head: accuracy per confidence bin beside the bin's mean confidence.
+
+    A calibrated head's bars reach its red marks on the diagonal; the ECE (in the title) is
+    the gap between them, weighted by the images in each bin.
+    """
     heads = [h for h, _ in result.ranked()]
     cols = min(3, len(heads))
     rows = -(-len(heads) // cols)
@@ -69,10 +73,8 @@ def plot_reliability(result: Comparison, path: Path) -> None:
         width = scores.reliability[0].high - scores.reliability[0].low
         ax.bar([b.low for b in bins], [b.accuracy for b in bins], width=width, align="edge",
                color="tab:blue", alpha=0.75, edgecolor="white", label="accuracy")  # fmt: skip
-        gap_bottom = [min(b.accuracy, b.confidence) for b in bins]
-        gap = [abs(b.confidence - b.accuracy) for b in bins]
-        ax.bar([b.low for b in bins], gap, bottom=gap_bottom, width=width, align="edge",
-               color="tab:red", alpha=0.3, hatch="//", label="gap to confidence")  # fmt: skip
+        ax.plot([b.low + width / 2 for b in bins], [b.confidence for b in bins], "_", color="tab:red",
+                markersize=12, markeredgewidth=2, label="mean confidence")  # fmt: skip
         ax.plot([0, 1], [0, 1], color="black", linestyle="--", linewidth=0.8)
         for b in bins:
             ax.text(b.low + width / 2, 0.02, str(b.n), ha="center", fontsize=6, rotation=90)
