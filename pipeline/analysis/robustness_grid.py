@@ -169,7 +169,16 @@ def analyse_robustness(
             notes.append(f"{name} has no differentiable form; no gradient attack")
             attacks = None
         else:
-            log.info("robustness: attacks on %s: %s, %.1fs", name, scores, time.perf_counter() - start)
+            summary = "; ".join(
+                f"{kind.upper()} eps {eps}: {s['accuracy']:.3f}"
+                + ("" if s["success_rate"] is None else f" ({s['success_rate']:.0%} turned)")
+                for kind in ("fgsm", "pgd")
+                for eps, s in scores[kind].items()
+            )
+            log.info(
+                "robustness: attacks on %s (%d images, clean %.3f): %s; %.1fs",
+                name, scores["images"], scores["clean"], summary, time.perf_counter() - start,
+            )  # fmt: skip
             base = scores["clean"]
             attacks = Attacks(
                 images=scores["images"],

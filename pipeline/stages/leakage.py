@@ -30,7 +30,7 @@ def run(*, data: DataParams, embeddings_path: Path, metrics_path: Path, reports:
         + (
             ""
             if result.grouped or not result.cross_split
-            else " (data.near_duplicates.group: true keeps them apart)"
+            else "; -S data.near_duplicates.group=true keeps each group in one split"
         )
     )
     for pair in result.cross_split[:5]:
