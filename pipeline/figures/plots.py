@@ -159,7 +159,7 @@ def plot_gallery(
     if not images:
         axes.flat[0].text(0.5, 0.5, "nothing to show", ha="center", va="center")
     fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / fig.get_figheight()))  # room for the title above the captions
     fig.savefig(path)
     plt.close(fig)
 
