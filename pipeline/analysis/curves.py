@@ -35,7 +35,7 @@ class CurvePoint(Result):
     accuracy: float  # test accuracy averaged over the draws
     ci: tuple[float, float]
     draws: list[float]  # each draw's test accuracy
-    fit_seconds: float  # per fit, averaged over the draws
+    fit_seconds: float  # fit and test predictions, averaged over the draws
 
 
 @dataclass
