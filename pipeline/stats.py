@@ -17,7 +17,7 @@ def bootstrap_interval(
 ) -> tuple[float, float]:
     """Percentile interval of `metric` ('accuracy' or 'macro_f1') over the resamples."""
     if metric == "accuracy":
-        values = (y_true[indices] == y_pred[indices]).mean(axis=1)
+        values = resampled_accuracy(y_true, y_pred, indices)
     elif metric == "macro_f1":
         labels = np.unique(y_true)
         values = np.array(
@@ -32,9 +32,13 @@ def bootstrap_difference(
     y_true: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray, indices: np.ndarray, level: float = 0.95
 ) -> tuple[float, float]:
     """Percentile interval of accuracy(a) - accuracy(b), both scored on each shared resample."""
-    right_a = (y_true[indices] == pred_a[indices]).mean(axis=1)
-    right_b = (y_true[indices] == pred_b[indices]).mean(axis=1)
-    return percentile_interval(right_a - right_b, level)
+    difference = resampled_accuracy(y_true, pred_a, indices) - resampled_accuracy(y_true, pred_b, indices)
+    return percentile_interval(difference, level)
+
+
+def resampled_accuracy(y_true: np.ndarray, y_pred: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """Accuracy on each resample (a row of `indices`)."""
+    return (y_true[indices] == y_pred[indices]).mean(axis=1)
 
 
 def percentile_interval(values: np.ndarray, level: float) -> tuple[float, float]:

@@ -57,8 +57,7 @@ class Pair(Result):
     def verdict(self, level: float) -> str:
         if self.winner is not None:
             return f"{self.winner} is better"
-        alpha = 1 - level
-        significant, excludes_zero = self.p_holm < alpha, not _contains_zero(self.difference_ci)
+        significant, excludes_zero = _readings(self.p_holm, self.difference_ci, level)
         if significant != excludes_zero:
             why = "adjusted p-value" if significant else "interval"
             return f"not distinguishable (only the {why} says they differ)"
@@ -143,14 +142,14 @@ def pairwise(
     adjusted = holm([m["p_value"] for *_, m in tests])
     pairs = []
     for (a, b, difference, ci, m), p_holm in zip(tests, adjusted, strict=True):
-        agree = p_holm < 1 - level and not _contains_zero(ci)
-        winner = (a if difference > 0 else b) if agree else None
+        winner = (a if difference > 0 else b) if all(_readings(p_holm, ci, level)) else None
         pairs.append(Pair(a, b, difference, ci, m["a_only"], m["b_only"], m["p_value"], p_holm, winner))
     return pairs
 
 
-def _contains_zero(interval: tuple[float, float]) -> bool:
-    return interval[0] <= 0 <= interval[1]
+def _readings(p_holm: float, interval: tuple[float, float], level: float) -> tuple[bool, bool]:
+    """Whether the adjusted p-value, and whether the interval, say that two heads differ."""
+    return p_holm < 1 - level, not interval[0] <= 0 <= interval[1]
 
 
 def render_markdown(result: Comparison) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..analysis.compare import Comparison
-from . import plt
+from . import plt, save_figure
 
 
 def plot_comparison(result: Comparison, path: Path) -> None:
@@ -25,9 +25,7 @@ def plot_comparison(result: Comparison, path: Path) -> None:
             ax.text(0.01, y, f"{v:.3f}", va="center", color="white", fontsize=9)
         ax.set(xlim=(0, 1), title=f"{title} ({round(result.level * 100)}% paired bootstrap CI)")
         ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_pairs(result: Comparison, path: Path) -> None:
@@ -50,9 +48,7 @@ def plot_pairs(result: Comparison, path: Path) -> None:
     ax.title.set_fontsize(10)
     ax.margins(x=0.25)
     ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_reliability(result: Comparison, path: Path) -> None:
@@ -83,6 +79,4 @@ def plot_reliability(result: Comparison, path: Path) -> None:
         ax.grid(alpha=0.3)
     axes.flat[0].legend(loc="upper left", fontsize=7)
     fig.suptitle(f"Reliability on the {result.n_test} test images (bar labels: images per bin)", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..analysis.curves import CurvesResult
-from . import plt
+from . import plt, save_figure
 
 
 def plot_curves(result: CurvesResult, path: Path) -> None:
@@ -43,6 +43,4 @@ def plot_curves(result: CurvesResult, path: Path) -> None:
     ax.title.set_fontsize(10)
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)

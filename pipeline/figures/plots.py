@@ -12,7 +12,7 @@ from PIL import Image
 
 from features import read_image
 
-from . import plt
+from . import plt, save_figure
 
 THUMBNAIL = (160, 160)
 Thumbnails = Callable[[str], Image.Image]
@@ -48,9 +48,7 @@ def plot_explained_variance(ratios, path: Path, marks: dict[str, int]) -> None:
     )
     ax.legend(loc="center right")
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_scatter(Z: np.ndarray, labels: np.ndarray, classes: list[str], path: Path, title: str) -> None:
@@ -68,9 +66,7 @@ def plot_scatter(Z: np.ndarray, labels: np.ndarray, classes: list[str], path: Pa
     ax.set(xlabel="PC 1", ylabel="PC 2", title=title)
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, markerscale=1.5, frameon=False)
     ax.grid(alpha=0.2)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_line_grid(
@@ -117,9 +113,7 @@ def plot_line_grid(
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False)
     if suptitle:
         fig.suptitle(suptitle)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path, rect=(0, 0.06, 1, 1))
 
 
 def plot_confusion(matrix: np.ndarray, classes: list[str], path: Path, title: str) -> None:
@@ -139,9 +133,7 @@ def plot_confusion(matrix: np.ndarray, classes: list[str], path: Path, title: st
                     j, i, f"{matrix[i, j]:.2f}".lstrip("0"), ha="center", va="center", fontsize=6, color=color
                 )
     fig.colorbar(image, ax=ax, fraction=0.04, label="fraction of the true class")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_gallery(
@@ -159,9 +151,8 @@ def plot_gallery(
     if not images:
         axes.flat[0].text(0.5, 0.5, "nothing to show", ha="center", va="center")
     fig.suptitle(title, fontsize=11)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / fig.get_figheight()))  # room for the title above the captions
-    fig.savefig(path)
-    plt.close(fig)
+    # Leave room for the title above the top row's captions.
+    save_figure(fig, path, rect=(0, 0, 1, 1 - 0.4 / fig.get_figheight()))
 
 
 def plot_bars(values: dict[str, float], path: Path, title: str, xlabel: str) -> None:
@@ -171,6 +162,4 @@ def plot_bars(values: dict[str, float], path: Path, title: str, xlabel: str) -> 
     ax.set(xlim=(0, 1), xlabel=xlabel, title=title)
     ax.tick_params(axis="y", labelsize=8)
     ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)

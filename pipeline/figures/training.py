@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import plt
+from . import plt, save_figure
 
 
 def plot_lr_find(result: dict, path: Path) -> None:
@@ -25,6 +25,4 @@ def plot_lr_find(result: dict, path: Path) -> None:
     )
     ax.legend()
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
