@@ -4,8 +4,10 @@
 
 Prints images/s for: the network alone on pre-decoded tensors, the full `features`
 extraction into a fresh store, and their ratio, at fp32 and bf16; and a naive loop
-(decode in the main process, fp32, contiguous layout) for comparison. Random-init
-weights: speed does not depend on the weight values.
+(decode in the main process, fp32, contiguous layout) for comparison. With
+`--corruption gaussian_blur@3`, also the robustness stage's path: the same extraction of
+corrupted copies, against the clean one. Random-init weights: speed does not depend on the
+weight values.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from pathlib import Path
 
 import torch
 
-from features import FeatureStore, create_extractor, extract, read_image
+from features import FeatureStore, create_extractor, derived_key, extract, read_image, sha256_files
 from features.loader import default_num_workers
 from features.runtime import supports_bf16
+from pipeline.analysis.corruptions import Corruption
 
 DEFAULT_IMAGES = Path(__file__).resolve().parents[2] / "shared" / "data" / "caltech101-22"
 
@@ -33,12 +36,23 @@ def network_alone(extractor, tensors: list[torch.Tensor], batch_size: int) -> fl
     return len(tensors) / (time.perf_counter() - start)
 
 
-def full_extraction(extractor, paths: list[Path], batch_size: int, workers: int | None) -> float:
+def full_extraction(
+    extractor, paths: list[Path], batch_size: int, workers: int | None, corruption: str | None = None
+) -> float:
+    """Files to store, img/s; with `corruption` (kind@severity), of corrupted copies."""
+
+    def run(store, chunk: list[Path]):
+        kwargs = {"batch_size": batch_size, "num_workers": workers, "progress": False}
+        if corruption is not None:
+            kind, severity = corruption.split("@")
+            transform = Corruption(kind, int(severity), sha256_files(chunk))
+            kwargs |= {"transform": transform, "keys": [derived_key(k, corruption) for k in transform.keys]}
+        return extract(chunk, store, extractor, **kwargs)
+
     with tempfile.TemporaryDirectory() as tmp:
         store = FeatureStore(Path(tmp) / "store.h5")
-        kwargs = {"batch_size": batch_size, "num_workers": workers, "progress": False}
-        extract(paths[:batch_size], store, extractor, **kwargs)  # warm-up
-        report = extract(paths[batch_size:], store, extractor, **kwargs)
+        run(store, paths[:batch_size])  # warm-up
+        report = run(store, paths[batch_size:])
         assert report.computed == len(paths) - batch_size and not report.failures
         return report.computed / report.seconds
 
@@ -64,6 +78,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=320, help="images to use (0: all)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds; best of each")
+    parser.add_argument("--corruption", help="also extract corrupted copies, e.g. gaussian_blur@3")
     args = parser.parse_args()
 
     paths = sorted(args.images.rglob("*.jpg"))
@@ -80,11 +95,15 @@ def main() -> None:
         prep = extractor.backbone.preprocessing
         tensors = [prep.to_uint8(read_image(p)) for p in paths]
         # Interleaved rounds, best of each: this machine's noise hits every variant alike.
-        alone = full_auto = full_one = 0.0
+        alone = full_auto = full_one = corrupted = 0.0
         for _ in range(args.repeats):
             alone = max(alone, network_alone(extractor, tensors, args.batch_size))
             full_auto = max(full_auto, full_extraction(extractor, paths, args.batch_size, None))
             full_one = max(full_one, full_extraction(extractor, paths, args.batch_size, 1))
+            if args.corruption:
+                corrupted = max(
+                    corrupted, full_extraction(extractor, paths, args.batch_size, None, args.corruption)
+                )
         print(
             f"{precision}: network alone {alone:6.1f} img/s | full extraction {full_auto:6.1f} img/s "
             f"(default workers: {default_num_workers(extractor.device)}) | full/network "
@@ -94,6 +113,11 @@ def main() -> None:
             f"{precision}: full extraction, 1 decoder process {full_one:6.1f} img/s | "
             f"full/network {full_one / alone:.2f}x"
         )
+        if args.corruption:
+            print(
+                f"{precision}: extraction of {args.corruption} copies {corrupted:6.1f} img/s | "
+                f"corrupted/clean {corrupted / full_auto:.2f}x"
+            )
         if precision == "fp32":
             naive = naive_loop(extractor, paths, args.batch_size)
             print(

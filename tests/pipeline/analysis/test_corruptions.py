@@ -96,3 +96,16 @@ def test_a_corruption_sees_the_network_input_size(tmp_path):
     dataset = ImageDataset([str(p) for p in paths], preprocessing, transform=record)
     assert all(dataset[i][1].shape == (3, 32, 32) for i in range(2))
     assert seen == [(32, 32), (32, 32)]
+
+
+@pytest.mark.parametrize("severity", [1, 3, 5])
+def test_brightness_equals_the_hsv_route_of_imagenet_c(severity):
+    from matplotlib.colors import hsv_to_rgb, rgb_to_hsv
+
+    pixels = np.random.default_rng(severity).integers(0, 256, size=(40, 50, 3), dtype=np.uint8)
+    pixels[:5, :5] = 0  # black: no hue to keep
+    hsv = rgb_to_hsv(pixels / 255.0)
+    hsv[..., 2] = np.clip(hsv[..., 2] + corruptions.BRIGHTNESS_SHIFT[severity - 1], 0, 1)
+    reference = np.uint8(np.clip(hsv_to_rgb(hsv), 0, 1) * 255).astype(int)
+    ours = np.asarray(corrupt(Image.fromarray(pixels), "brightness", severity, seed=0), dtype=int)
+    assert np.abs(ours - reference).max() <= 1  # float32 against float64, truncated to 8 bits
