@@ -16,7 +16,7 @@ from .page import image_tag, paragraph, section, table
 def comparison_section(result: Comparison, figures: Path) -> str:
     level = round(result.level * 100)
     header = ["head", "test accuracy", f"{level}% CI", "macro F1", f"{level}% CI", "log loss", "ECE",
-              "fit s", "predict ms/img", "size MB"]  # fmt: skip
+              "chosen on valid", "fit s", "predict ms/img", "size MB"]  # fmt: skip
     rows = [
         [
             h,
@@ -26,6 +26,7 @@ def comparison_section(result: Comparison, figures: Path) -> str:
             "{:.3f} to {:.3f}".format(*r.test_macro_f1_ci),
             f"{r.test_log_loss:.3f}",
             f"{r.test_ece:.3f}",
+            r.chosen_text(),
             f"{r.fit_seconds:.1f}",
             f"{r.predict_ms_per_image:.2f}",
             f"{r.model_bytes / 2**20:.2f}",

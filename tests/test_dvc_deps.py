@@ -19,7 +19,13 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("features", "pipeline")
-HEAD_LOADERS = {"head_class", "head_from_params", "load_heads", "make_head"}  # pipeline.heads' loaders
+HEAD_LOADERS = {
+    "head_class",
+    "head_from_params",
+    "load_head",
+    "load_heads",
+    "make_head",
+}  # pipeline.heads' loaders
 
 
 def _file(module: str, root: Path) -> Path | None:

@@ -38,6 +38,10 @@ class HeadScores(Result):
     predict_ms_per_image: float
     model_bytes: int
     reliability: list[ReliabilityBin]  # the test rows' confidence bins behind the ECE
+    chosen: dict  # params chosen on the valid split (train's search, glmnet's lambda, the MLP's epoch)
+
+    def chosen_text(self) -> str:
+        return ", ".join(f"{k}={_short(v)}" for k, v in self.chosen.items()) or "-"
 
 
 @dataclass
@@ -117,6 +121,7 @@ def compare_heads(
             predict_ms_per_image=m["predict_ms_per_image"],
             model_bytes=m["model_bytes"],
             reliability=[ReliabilityBin(**b) for b in m["test"]["reliability"]],
+            chosen=m.get("chosen", {}),
         )
     return Comparison(len(y_true), resamples, level, table, pairwise(predictions, table, indices, level))
 
@@ -160,8 +165,8 @@ def render_markdown(result: Comparison) -> str:
         f"Intervals: {level}% paired bootstrap ({result.resamples} resamples, the same for every head).",
         "",
         f"| head | test accuracy [{level}% CI] | macro F1 [{level}% CI] "
-        "| log loss | ECE | fit s | predict ms/img | size |",
-        "|---|---|---|---|---|---|---|---|",
+        "| log loss | ECE | chosen on valid | fit s | predict ms/img | size |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for head, r in result.ranked():
         acc_lo, acc_hi = r.test_accuracy_ci
@@ -169,7 +174,7 @@ def render_markdown(result: Comparison) -> str:
         lines.append(
             f"| {head} | {r.test_accuracy:.3f} [{acc_lo:.3f}, {acc_hi:.3f}] | "
             f"{r.test_macro_f1:.3f} [{f1_lo:.3f}, {f1_hi:.3f}] | {r.test_log_loss:.3f} | "
-            f"{r.test_ece:.3f} | {r.fit_seconds:.1f} | {r.predict_ms_per_image:.2f} | "
+            f"{r.test_ece:.3f} | {r.chosen_text()} | {r.fit_seconds:.1f} | {r.predict_ms_per_image:.2f} | "
             f"{_size(r.model_bytes)} |"
         )
     lines += ["", *pairs_markdown(result)]
@@ -216,3 +221,7 @@ def _size(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return str(n)
+
+
+def _short(value) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)

@@ -2,8 +2,9 @@
 
 For each size k, each draw takes k train images of every class (all of a class that has
 fewer); the draws are nested (a draw's 5 per class hold its 2 per class) and the same for
-every head, so curves differ by the heads alone. The valid split stays whole (early stopping
-and selection see what they would in production); the test split is always the whole one.
+every head, so curves differ by the heads alone. Each head keeps the values train chose for
+it on the whole split (not searched again per size). The valid split stays whole (early
+stopping and glmnet's lambda see what they would in production); so does the test split.
 A point's interval is the paired bootstrap over test rows of its accuracy averaged over the
 draws, the same resamples for every point and head.
 """

@@ -14,6 +14,9 @@ from ..config import HEAD_NAMES, BackboneParams, EmbedParams, enabled_heads
 from ..exceptions import ParamsError
 from ..params import Params, check_keys
 from .base import Head, read_meta
+from .search import check_space
+
+SEARCH_KEY = "search"  # in a head's block: param -> values to choose among on the valid split
 
 
 class _Registry(Mapping):
@@ -65,7 +68,14 @@ def head_from_params(name: str, params: Params) -> Head:
         "precision": embed.precision,
     }
     inherited = {key: shared[key] for key in cls.shared_params}
-    return make_head(name, **{**inherited, **params.mapping(f"heads.{name}")})
+    block = {k: v for k, v in params.mapping(f"heads.{name}").items() if k != SEARCH_KEY}
+    return make_head(name, **{**inherited, **block})
+
+
+def search_space(name: str, params: Params, head: Head) -> dict[str, tuple]:
+    """`heads.<name>.search`, checked against `head` (from head_from_params); {} when absent."""
+    space = params.mapping(f"heads.{name}").get(SEARCH_KEY) or {}
+    return check_space(head, space, f"heads.{name}.{SEARCH_KEY}")
 
 
 def load_heads(names: list[str], template: str) -> dict[str, Head]:
@@ -87,4 +97,5 @@ __all__ = [
     "load_head",
     "load_heads",
     "make_head",
+    "search_space",
 ]

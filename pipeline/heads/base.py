@@ -61,6 +61,10 @@ class Head(ClassifierMixin, BaseEstimator):
         """JSON-ready facts about the fit (chosen lambda, epochs run, ...)."""
         return {}
 
+    def chosen_in_fit(self) -> dict:
+        """What `fit` itself chose on the validation rows (glmnet's lambda, the MLP's epoch)."""
+        return {}
+
     def save(self, directory: str | Path, features: FeatureSource | None = None) -> None:
         """Params, classes, fit report and the extractor of the training inputs, then the state."""
         directory = Path(directory)

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.model_selection import train_test_split
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from torch import nn
@@ -15,6 +14,7 @@ from torch import nn
 from ..network import Affine
 from ..params import rule
 from .base import Head
+from .holdout import hold_out
 from .training import train_epochs
 
 OPTIMIZERS = ("rmsprop", "adam", "sgd")
@@ -80,12 +80,8 @@ class MLPHead(Head):
         if eval_set is not None:
             X_val = check_array(eval_set[0], dtype=np.float32)
             y_val = np.searchsorted(self.classes_, eval_set[1])
-        elif _can_hold_out(y_index, self.validation_fraction):
-            X, X_val, y_index, y_val = train_test_split(
-                X, y_index, test_size=self.validation_fraction, random_state=self.seed, stratify=y_index
-            )
-        else:  # too few rows to hold any out: train for all epochs, no early stopping
-            X_val = y_val = None
+        else:  # with too few rows to hold any out, every epoch runs: no early stopping
+            X, y_index, X_val, y_val = hold_out(X, y_index, self.validation_fraction, self.seed)
         # Everything random below (init, shuffling, dropout) depends on `seed` alone.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
@@ -141,6 +137,9 @@ class MLPHead(Head):
     def fit_report(self) -> dict:
         return {"epochs_run": len(self.history_), "best_epoch": self.best_epoch_}
 
+    def chosen_in_fit(self) -> dict:
+        return {"epoch": self.best_epoch_}
+
     def _build(self, n_in: int, n_out: int) -> nn.Sequential:
         layers: list[nn.Module] = []
         for width in self.hidden_sizes:
@@ -179,11 +178,3 @@ class MLPHead(Head):
         self.model_ = self._build(self.n_features_in_, len(self.classes_))
         self.model_.load_state_dict(torch.load(directory / "weights.pt", weights_only=True))
         self.model_.eval()
-
-
-def _can_hold_out(y: np.ndarray, fraction: float) -> bool:
-    """A stratified holdout needs a row of every class on both sides."""
-    counts = np.bincount(y)
-    n_classes = int((counts > 0).sum())
-    held = int(np.ceil(fraction * len(y)))
-    return fraction > 0 and counts[counts > 0].min() >= 2 and n_classes <= held <= len(y) - n_classes

@@ -50,6 +50,7 @@ def run(
             if (emb.split == split).any()
         },
         "fit_seconds": fit["fit_seconds"],
+        "chosen": fit.get("chosen", {}),
         "predict_ms_per_image": 1000 * predict_seconds / len(X),
         "model_bytes": sum(f.stat().st_size for f in head_dir.iterdir() if f.is_file()),
     }

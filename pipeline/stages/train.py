@@ -1,4 +1,4 @@
-"""Stage `train@<head>`: fit one head on the train split (valid split for early stopping)."""
+"""Stage `train@<head>`: fit one head on the train split, its params chosen on the valid split."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from pathlib import Path
 from ..config import DataParams
 from ..embeddings import load_embeddings
 from ..figures.training import plot_lr_find
-from ..heads import Head, head_from_params
+from ..heads import Head, head_from_params, search_space
+from ..heads.search import search
 from ..params import Params
 
 
-def run(*, head: Head, embeddings_path: Path, data_root: str, out: Path) -> dict:
+def run(*, head: Head, embeddings_path: Path, data_root: str, out: Path, space: dict | None = None) -> dict:
+    """Fit `head` (searching `space` on the valid split), save it to `out` with fit.json."""
     emb = load_embeddings(embeddings_path)
     X, y = emb.inputs(head.input_kind, data_root), emb.label_names
     train, valid = emb.split == "train", emb.split == "valid"
@@ -24,17 +26,26 @@ def run(*, head: Head, embeddings_path: Path, data_root: str, out: Path) -> dict
         flush=True,
     )
     start = time.perf_counter()
-    head.fit(X[train], y[train], eval_set=(X[valid], y[valid]) if valid.any() else None)
+    found = search(head, space or {}, X[train], y[train], (X[valid], y[valid]) if valid.any() else None)
     seconds = time.perf_counter() - start
+    head = found.head
     head.save(out, features=emb.source)
-    info = {"head": head.name, "fit_seconds": seconds, "n_train": int(train.sum()), **head.fit_report()}
+    info = {
+        "head": head.name,
+        "fit_seconds": seconds,  # the whole search: every candidate's fit
+        "n_train": int(train.sum()),
+        "chosen": {**found.chosen, **head.chosen_in_fit()},  # everything picked on the valid split
+        "search": found.to_json(),
+        **head.fit_report(),
+    }
     (out / "fit.json").write_text(json.dumps(info, indent=2))
     history = getattr(head, "history_", None)
     if history:
         _write_history(out / "history.csv", history)
     if getattr(head, "lr_find_", None):
         plot_lr_find(head.lr_find_, out / "lr_find.png")
-    print(f"train {head.name}: fitted in {seconds:.1f}s -> {out}; {head.fit_report()}")
+    chosen = f" chose {found.chosen} of {len(found.candidates)} candidates;" if found.chosen else ""
+    print(f"train {head.name}: fitted in {seconds:.1f}s ->{chosen} {out}; {head.fit_report()}")
     return info
 
 
@@ -54,5 +65,6 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     params = Params.load(args.params)
     head = head_from_params(args.head, params)  # bad params stop here, before any data is read
+    space = search_space(args.head, params, head)
     root = params.block("data", DataParams).root
-    run(head=head, embeddings_path=args.embeddings, data_root=root, out=args.out)
+    run(head=head, embeddings_path=args.embeddings, data_root=root, out=args.out, space=space)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.special import softmax
 from sklearn.datasets import make_blobs
 from sklearn.utils.estimator_checks import check_estimator
 
 from pipeline.exceptions import ParamsError
-from pipeline.heads import HEADS, enabled_heads, make_head
+from pipeline.heads import HEADS, enabled_heads, make_head, selection
+from pipeline.heads.glmnet import fit_path
 
 EMBEDDING_HEADS = ["mlp", "glmnet", "knn", "logreg"]
 FAST = {"mlp": {"epochs": 30}, "glmnet": {"n_lambda": 30}, "knn": {}, "logreg": {}}
@@ -75,15 +77,69 @@ def test_mlp_is_seeded():
     assert not np.array_equal(a, c)
 
 
-def test_glmnet_reports_lambda_and_sparsity(separable):
-    X, y, _, _ = separable
-    head = make_head("glmnet", n_lambda=30, lambda_rule="1se").fit(X, y)
+@pytest.fixture(scope="module")
+def overlapping():
+    """Classes that overlap, so the lambdas of a path score differently on validation."""
+    X, y = make_blobs(n_samples=900, centers=6, n_features=40, cluster_std=9.0, random_state=2)
+    return X[:500], y[:500], X[500:700], y[500:700]
+
+
+def test_glmnet_keeps_the_lambda_best_on_validation(overlapping):
+    X, y, X_val, y_val = overlapping
+    head = make_head("glmnet", n_lambda=30).fit(X, y, eval_set=(X_val, y_val))
+    scores = [selection.score(head_at(head, X, y, i).predict_proba(X_val), y_val) for i in range(30)]
+    assert head.lambda_index_ == selection.best(scores)
+    assert [s.accuracy for s in scores] == [s.accuracy for s in head.path_scores_]
+    np.testing.assert_allclose([s.log_loss for s in scores], [s.log_loss for s in head.path_scores_])
+    assert len({s.accuracy for s in scores}) > 3, "the path must offer a real choice"
     report = head.fit_report()
-    assert report["lambda"] in head.lambda_path_
-    assert set(report["nonzero_per_class"]) == set(head.classes_)
-    assert 0 < report["features_used"] <= 64 and report["converged"] is True
-    lasso_min = make_head("glmnet", n_lambda=30, lambda_rule="min").fit(X, y)
-    assert lasso_min.lambda_ <= head.lambda_, "the 1-SE rule picks the larger (sparser) lambda"
+    assert report["lambda"] == head.lambda_ == head.lambda_path_[head.lambda_index_]
+    assert set(report["nonzero_per_class"]) == {str(c) for c in head.classes_}
+    assert 0 < report["features_used"] <= 40 and report["converged"] is True
+    assert head.chosen_in_fit() == {"lambda": round(head.lambda_, 6)}
+
+
+def head_at(fitted, X, y, index):
+    """A copy of `fitted` holding the coefficients of lambda `index` of the same path, refitted."""
+    head = make_head("glmnet", n_lambda=30).fit(X, y, eval_set=(X[:50], y[:50]))
+    np.testing.assert_allclose(head.lambda_path_, fitted.lambda_path_)
+    path = fit_path(X, np.searchsorted(head.classes_, y), 6, alpha=1.0, n_lambda=30,
+                    min_lambda_ratio=head.min_lambda_ratio, tol=head.tol, max_iter=head.max_iter)  # fmt: skip
+    head.coef_, head.intercept_ = path.coefs[index], path.intercepts[index]
+    return head
+
+
+def test_glmnet_without_eval_set_holds_out_validation_rows(overlapping):
+    X, y, _, _ = overlapping
+    head = make_head("glmnet", n_lambda=20, validation_fraction=0.25).fit(X, y)
+    assert head.lambda_index_ == selection.best(head.path_scores_)
+    with pytest.raises(ValueError, match="too few to hold any out: pass an eval_set"):
+        make_head("glmnet", n_lambda=20).fit(X[:4], y[:4] % 2)
+
+
+def test_glmnet_exact_and_modified_newton_reach_the_same_solution(overlapping):
+    """Two forms of one optimisation problem: where both converge, their models agree."""
+    X, y, X_val, _ = overlapping
+    exact, modified = (
+        fit_path(
+            X, y, 6, alpha=1.0, n_lambda=20, min_lambda_ratio=1e-2, tol=1e-9, max_iter=10**6, newton=form
+        )
+        for form in ("exact", "modified")
+    )
+    assert exact.converged and modified.converged
+    np.testing.assert_allclose(exact.lambdas, modified.lambdas)
+    for i in range(20):
+        proba = [softmax(X_val @ p.coefs[i].T + p.intercepts[i], axis=1) for p in (exact, modified)]
+        np.testing.assert_allclose(*proba, atol=0.02)  # glmnet stops on coefficient change, not on loss
+
+
+def test_glmnet_says_when_its_path_stops_short(overlapping):
+    X, y, X_val, y_val = overlapping
+    with pytest.warns(RuntimeWarning, match=r"did not converge at lambda \d+ of 30 within \d+ passes"):
+        head = make_head("glmnet", n_lambda=30, max_iter=50).fit(X, y, eval_set=(X_val, y_val))
+    report = head.fit_report()
+    assert report["converged"] is False and report["lambdas_on_path"] < 30
+    assert "did not converge" in report["path_note"]
 
 
 def test_glmnet_probabilities_are_the_multinomial_softmax(separable):
@@ -108,8 +164,8 @@ def test_glmnet_probabilities_are_the_multinomial_softmax(separable):
         ("mlp", {"dropout": 1.0}, r"heads\.mlp\.dropout: got 1\.0; must be between 0\.0 and 0\.95"),
         (
             "glmnet",
-            {"lambda_rule": "max"},
-            r"heads\.glmnet\.lambda_rule: got 'max'; choose from \['min', '1se'\]",
+            {"newton": "full"},
+            r"heads\.glmnet\.newton: got 'full'; choose from \['exact', 'modified'\]",
         ),
         ("glmnet", {"alpha": 2}, r"heads\.glmnet\.alpha: got 2; must be between 0\.0 and 1\.0"),
         ("finetune", {"freeze": "layer9"}, r"heads\.finetune\.freeze: got 'layer9'"),

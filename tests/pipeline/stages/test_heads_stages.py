@@ -11,7 +11,7 @@ import yaml
 from pipeline.config import CompareParams, CurvesParams, EvaluateParams
 from pipeline.embeddings import Embeddings, save_embeddings
 from pipeline.exceptions import ParamsError
-from pipeline.heads import head_from_params
+from pipeline.heads import head_from_params, make_head, search_space
 from pipeline.params import Params
 from pipeline.stages import compare, curves, evaluate, train
 
@@ -29,8 +29,11 @@ def params_file(tmp_path):
 def test_bad_head_params_stop_before_any_data_is_read(params_file):
     with pytest.raises(ParamsError, match=r"heads\.mlp\.dropuot: unknown key"):
         head_from_params("mlp", params_file({"mlp": {"dropuot": 0.2}}))
-    with pytest.raises(ParamsError, match=r"heads\.glmnet\.n_splits: got 2; must be at least 3"):
-        head_from_params("glmnet", params_file({"glmnet": {"n_splits": 2}}))
+    with pytest.raises(ParamsError, match=r"heads\.glmnet\.n_lambda: got 2; must be at least 3"):
+        head_from_params("glmnet", params_file({"glmnet": {"n_lambda": 2}}))
+    params = params_file({"knn": {"search": {"n_neighbors": [3, 0]}}})
+    with pytest.raises(ParamsError, match=r"heads\.knn\.search\.n_neighbors: got 0; must be at least 1"):
+        search_space("knn", params, head_from_params("knn", params))
 
 
 def test_shared_backbone_settings_reach_the_heads_that_take_them(params_file):
@@ -61,9 +64,17 @@ def embeddings(tmp_path):
 
 
 def test_train_evaluate_compare(tmp_path, params_file, embeddings):
+    params = params_file({"logreg": {"search": {"C": [0.01, 1.0]}}})
     for name in ("knn", "logreg"):
-        head = head_from_params(name, params_file({}))
-        train.run(head=head, embeddings_path=embeddings, data_root="unused", out=tmp_path / "heads" / name)
+        head = head_from_params(name, params)
+        space = search_space(name, params, head)
+        train.run(
+            head=head,
+            embeddings_path=embeddings,
+            data_root="unused",
+            out=tmp_path / "heads" / name,
+            space=space,
+        )
         evaluate.run(
             name=name,
             params=EvaluateParams(),
@@ -74,6 +85,14 @@ def test_train_evaluate_compare(tmp_path, params_file, embeddings):
             predictions_path=tmp_path / "p" / f"{name}.csv",
             confusion_path=tmp_path / "c" / f"{name}.csv",
         )
+    fit = json.loads((tmp_path / "heads" / "logreg" / "fit.json").read_text())
+    assert [c["params"] for c in fit["search"]["candidates"]] == [{"C": 0.01}, {"C": 1.0}]
+    assert fit["chosen"]["C"] in (0.01, 1.0)
+    assert (
+        json.loads((tmp_path / "heads" / "logreg" / "head.json").read_text())["params"]["C"]
+        == fit["chosen"]["C"]
+    )
+    assert json.loads((tmp_path / "m" / "logreg.json").read_text())["chosen"] == fit["chosen"]
     metrics = json.loads((tmp_path / "m" / "knn.json").read_text())
     assert set(metrics) >= {"train", "valid", "test", "fit_seconds", "predict_ms_per_image", "model_bytes"}
     assert metrics["test"]["n"] == 12 and set(metrics["test"]["per_class"]) == {"x", "y", "z"}
@@ -96,7 +115,10 @@ def test_train_evaluate_compare(tmp_path, params_file, embeddings):
     assert pair["winner"] is None  # 12 test rows tell nothing apart
     low, high = result["heads"]["knn"]["test_accuracy_ci"]
     assert low <= result["heads"]["knn"]["test_accuracy"] <= high
-    assert "| knn |" in (tmp_path / "compare.md").read_text()
+    markdown = (tmp_path / "compare.md").read_text()
+    assert (
+        "| knn |" in markdown and "chosen on valid" in markdown and f"C={fit['chosen']['C']:.3g}" in markdown
+    )
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert set(summary) == {"knn", "logreg"}
     assert set(summary["knn"]) == {
@@ -115,13 +137,19 @@ def test_train_evaluate_compare(tmp_path, params_file, embeddings):
     assert sum(b["n"] for b in bins) == 12 and len(bins) == EvaluateParams().ece_bins
 
 
-def test_curves_stage_uses_the_enabled_embedding_heads(tmp_path, embeddings):
+def test_curves_stage_uses_the_enabled_embedding_heads_as_train_chose_them(tmp_path, embeddings):
     path = tmp_path / "params.yaml"
     path.write_text(
         yaml.safe_dump({"backbone": {}, "embed": {}, "heads": {"enabled": ["finetune", "knn", "logreg"]}})
     )
-    heads = curves.curve_heads(Params.load(path), include_finetune=False)
+    for name, head in (
+        ("knn", head_from_params("knn", Params.load(path))),
+        ("logreg", make_head("logreg", C=0.02)),
+    ):
+        train.run(head=head, embeddings_path=embeddings, data_root="unused", out=tmp_path / "heads" / name)
+    heads = curves.curve_heads(Params.load(path), False, str(tmp_path / "heads" / "{head}"))
     assert list(heads) == ["knn", "logreg"]  # finetune only when asked for
+    assert heads["logreg"].C == 0.02 and not hasattr(heads["logreg"], "model_")  # unfitted, train's values
     result = curves.run(
         heads=heads,
         params=CurvesParams(per_class=[2, 5], draws=2, resamples=100),

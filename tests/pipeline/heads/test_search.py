@@ -1,0 +1,94 @@
+"""Params chosen on the validation split: the rule, the record, and bad search spaces."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+
+from pipeline.exceptions import ParamsError
+from pipeline.heads import make_head, selection
+from pipeline.heads.search import check_space, grid, search
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_blobs(n_samples=600, centers=4, n_features=20, cluster_std=12.0, random_state=3)
+    return (X[:300], y[:300]), (X[300:450], y[300:450]), (X[450:], y[450:])
+
+
+def test_grid_lists_every_combination_first_values_first():
+    assert grid({"a": (1, 2), "b": ("x", "y")}) == [
+        {"a": 1, "b": "x"},
+        {"a": 1, "b": "y"},
+        {"a": 2, "b": "x"},
+        {"a": 2, "b": "y"},
+    ]
+    assert grid({}) == [{}]
+
+
+def test_the_best_validation_score_wins_and_every_candidate_is_recorded(data):
+    (X, y), valid, _ = data
+    space = {"n_neighbors": (1, 15, 60), "weights": ("uniform", "distance")}
+    found = search(make_head("knn"), space, X, y, valid)
+    expected = []
+    for params in grid(space):
+        head = make_head("knn", **params).fit(X, y)
+        expected.append(selection.score(head.predict_proba(valid[0]), valid[1]))
+    winner = grid(space)[selection.best(expected)]
+    assert found.chosen == winner
+    assert [c.params for c in found.candidates] == grid(space)
+    assert [c.valid_accuracy for c in found.candidates] == [s.accuracy for s in expected]
+    assert len({c.valid_accuracy for c in found.candidates}) > 2, "the space must offer a real choice"
+    # The winner is kept as fitted on train, not refitted on train + valid.
+    np.testing.assert_array_equal(
+        found.head.predict_proba(X), make_head("knn", **winner).fit(X, y).predict_proba(X)
+    )
+    record = found.to_json()
+    assert record["chosen"] == winner and "valid split" in record["rule"] and len(record["candidates"]) == 6
+
+
+def test_ties_go_to_the_lower_log_loss_then_to_the_first_listed():
+    scores = [selection.Score(0.5, 1.2), selection.Score(0.6, 1.5), selection.Score(0.6, 1.1)]
+    assert selection.best(scores) == 2
+    assert selection.best([selection.Score(0.6, 1.1), selection.Score(0.6, 1.1)]) == 0
+
+
+def test_log_loss_of_a_zero_probability_is_large_not_infinite():
+    result = selection.score(np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([1, 1]))
+    assert result.accuracy == 0.5 and 10 < result.log_loss < 40
+
+
+def test_without_a_search_the_head_is_fitted_as_given(data):
+    (X, y), valid, _ = data
+    found = search(make_head("logreg", C=0.5), {}, X, y, valid)
+    assert found.chosen == {} and found.head.C == 0.5 and len(found.candidates) == 1
+
+
+def test_a_search_needs_validation_rows(data):
+    (X, y), _, _ = data
+    with pytest.raises(ValueError, match=r"heads\.logreg\.search needs validation rows to choose among 2"):
+        search(make_head("logreg"), {"C": (0.1, 1.0)}, X, y, None)
+
+
+@pytest.mark.parametrize(
+    ("space", "message"),
+    [
+        (
+            {"c": [0.1]},
+            r"heads\.logreg\.search\.c: not a param of logreg; it takes \['C', 'max_iter', 'seed'\]",
+        ),
+        ({"C": []}, r"heads\.logreg\.search\.C: expected a non-empty list of values to try, got \[\]"),
+        ({"C": 0.1}, r"heads\.logreg\.search\.C: expected a non-empty list"),
+        ({"C": [0.1, -1.0]}, r"heads\.logreg\.search\.C: got -1\.0; must be at least 1e-12"),
+        ([0.1], r"heads\.logreg\.search: expected a mapping of param -> list of values"),
+    ],
+)
+def test_bad_search_spaces_stop_at_load(space, message):
+    with pytest.raises(ParamsError, match=message):
+        check_space(make_head("logreg"), space, "heads.logreg.search")
+
+
+def test_yaml_lists_in_a_search_become_the_heads_own_types():
+    space = check_space(make_head("mlp"), {"hidden_sizes": [[64], [128, 64]]}, "heads.mlp.search")
+    assert space == {"hidden_sizes": ((64,), (128, 64))}
