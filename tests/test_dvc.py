@@ -97,7 +97,9 @@ def test_temporary_experiment_on_one_head_reruns_only_that_head(project):
     """--temp runs in a copy of the project under .dvc/tmp, where git-ignored data.root is absent."""
     _sh(project, "git", "add", "-A")
     _sh(project, "git", "commit", "-qm", "baseline")
-    out = _sh(project, "dvc", "exp", "run", "--temp", "-S", "heads.mlp.dropout=0.3", "-n", "dropout-0.3")
+    out = _sh(
+        project, "dvc", "exp", "run", "--temp", "-S", "heads.mlp.search.dropout=[0.3]", "-n", "dropout-0.3"
+    )
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
     # download runs only to link the images into the copy; embed and the other heads are reused
     assert ran == {

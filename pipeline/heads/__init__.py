@@ -74,8 +74,8 @@ def head_from_params(name: str, params: Params) -> Head:
 
 def search_space(name: str, params: Params, head: Head) -> dict[str, tuple]:
     """`heads.<name>.search`, checked against `head` (from head_from_params); {} when absent."""
-    space = params.mapping(f"heads.{name}").get(SEARCH_KEY) or {}
-    return check_space(head, space, f"heads.{name}.{SEARCH_KEY}")
+    block = params.mapping(f"heads.{name}")
+    return check_space(head, block.get(SEARCH_KEY) or {}, f"heads.{name}.{SEARCH_KEY}", block)
 
 
 def load_heads(names: list[str], template: str) -> dict[str, Head]:

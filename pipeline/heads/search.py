@@ -28,9 +28,10 @@ log = logging.getLogger(__name__)
 @dataclass
 class Candidate:
     params: dict
-    valid_accuracy: float
-    valid_log_loss: float
+    valid_accuracy: float | None  # None: it could not be fitted on this data (see `error`)
+    valid_log_loss: float | None
     fit_seconds: float
+    error: str | None = None
 
 
 @dataclass
@@ -49,12 +50,19 @@ class Search:
         }
 
 
-def check_space(template: Head, space: Mapping, prefix: str) -> dict[str, tuple]:
-    """`space` validated against the head: known params, non-empty lists, every value allowed."""
+def check_space(template: Head, space: Mapping, prefix: str, block: Mapping = ()) -> dict[str, tuple]:
+    """`space` validated against the head: known params, non-empty lists, every value allowed,
+    and none also set in `block` (the head's params block), where it would silently not count."""
     if not isinstance(space, Mapping):
         raise ParamsError(f"{prefix}: expected a mapping of param -> list of values, got {space!r}")
     checked = {}
     for key, values in space.items():
+        if key in block:
+            head = prefix.rsplit(".", 1)[0]
+            raise ParamsError(
+                f"{head}.{key} is set and also searched ({prefix}.{key}); set one: to fix it, "
+                f"-S '{prefix}.{key}=[{block[key]}]'; to search, remove {head}.{key}"
+            )
         if key not in template.get_params():
             raise ParamsError(
                 f"{prefix}.{key}: not a param of {template.name}; it takes {sorted(template.get_params())}"
@@ -88,9 +96,18 @@ def search(template: Head, space: Mapping[str, tuple], X, y, eval_set) -> Search
     for i, params in enumerate(combos, start=1):
         head = clone(template).set_params(**params)
         start = time.perf_counter()
-        head.fit(X, y, eval_set=eval_set)
+        try:
+            head.fit(X, y, eval_set=eval_set)
+            result = selection.score(head.predict_proba(X_val), np.searchsorted(head.classes_, y_val))
+        except ValueError as exc:  # e.g. more neighbours than train rows: this candidate cannot run here
+            if len(combos) == 1:
+                raise
+            candidates.append(Candidate(params, None, None, time.perf_counter() - start, str(exc)))
+            log.warning(
+                "search %s %d/%d %s: cannot be fitted here (%s)", template.name, i, len(combos), params, exc
+            )
+            continue
         seconds = time.perf_counter() - start
-        result = selection.score(head.predict_proba(X_val), np.searchsorted(head.classes_, y_val))
         candidates.append(Candidate(params, result.accuracy, result.log_loss, seconds))
         if len(combos) > 1:
             log.info(
@@ -99,5 +116,9 @@ def search(template: Head, space: Mapping[str, tuple], X, y, eval_set) -> Search
             )  # fmt: skip
         if best_score is None or result.key() > best_score.key():  # the first of equals stays
             best_head, best_score = head, result
+    if best_head is None:
+        raise ValueError(
+            f"no candidate of heads.{template.name}.search could be fitted: {candidates[0].error}"
+        )
     chosen = {key: best_head.get_params()[key] for key in space}
     return Search(best_head, chosen, candidates)

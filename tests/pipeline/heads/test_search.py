@@ -92,3 +92,20 @@ def test_bad_search_spaces_stop_at_load(space, message):
 def test_yaml_lists_in_a_search_become_the_heads_own_types():
     space = check_space(make_head("mlp"), {"hidden_sizes": [[64], [128, 64]]}, "heads.mlp.search")
     assert space == {"hidden_sizes": ((64,), (128, 64))}
+
+
+def test_a_param_both_set_and_searched_stops_naming_both():
+    with pytest.raises(
+        ParamsError, match=r"heads\.logreg\.C is set and also searched \(heads\.logreg\.search\.C\)"
+    ):
+        check_space(make_head("logreg"), {"C": [0.1]}, "heads.logreg.search", {"C": 0.3, "search": {}})
+
+
+def test_a_candidate_that_cannot_run_here_is_recorded_and_skipped(data):
+    (X, y), valid, _ = data
+    found = search(make_head("knn"), {"n_neighbors": (5, 10_000)}, X, y, valid)
+    assert found.chosen == {"n_neighbors": 5}
+    skipped = found.candidates[1]
+    assert skipped.valid_accuracy is None and "n_neighbors" in skipped.error
+    with pytest.raises(ValueError, match="no candidate of heads.knn.search could be fitted"):
+        search(make_head("knn"), {"n_neighbors": (10_000, 20_000)}, X, y, valid)
