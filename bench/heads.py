@@ -10,7 +10,7 @@ once). Every task is split 0.6/0.2/0.2 as `prepare` splits; each head runs its p
 search on train, chosen on valid, scored on test. "us/row/class" is fit seconds per train
 row per class: constant when a fit grows as rows x classes.
 
-glmnet vs saga: both fit a path at glmnet's first alpha (glmnet 50 lambdas, saga 10 C values
+glmnet vs saga: both fit a path at glmnet's first alpha (glmnet 100 lambdas, saga 10 C values
 with warm starts, equivalent lambdas), each keeping the point best on valid by the heads'
 rule; the speed ratio is saga's time over glmnet's, with their test accuracies and McNemar.
 """
