@@ -114,7 +114,8 @@ def search(template: Head, space: Mapping[str, tuple], X, y, eval_set) -> Search
                 "search %s %d/%d %s: valid accuracy %.3f, log loss %.3f, %.1fs",
                 template.name, i, len(combos), params, result.accuracy, result.log_loss, seconds,
             )  # fmt: skip
-        if best_score is None or result.key() > best_score.key():  # the first of equals stays
+        # Only the best head so far is kept (k-NN holds its train rows); the rule decides.
+        if best_score is None or selection.best([best_score, result]) == 1:
             best_head, best_score = head, result
     if best_head is None:
         raise ValueError(
