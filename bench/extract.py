@@ -50,7 +50,7 @@ def full_extraction(
         return extract(chunk, store, extractor, **kwargs)
 
     with tempfile.TemporaryDirectory() as tmp:
-        store = FeatureStore(Path(tmp) / "store.h5")
+        store = FeatureStore(Path(tmp) / "store")
         run(store, paths[:batch_size])  # warm-up
         report = run(store, paths[batch_size:])
         assert report.computed == len(paths) - batch_size and not report.failures

@@ -1,4 +1,4 @@
-"""Embed image folders with a pretrained CNN into a content-addressed HDF5 feature store."""
+"""Embed image folders with a pretrained CNN into a content-addressed store of HDF5 segments."""
 
 from .backbone import Backbone, create_backbone, supported_archs
 from .exceptions import (
@@ -14,7 +14,8 @@ from .files import Listing, list_images
 from .hashing import derived_key, sha256_file, sha256_files
 from .images import is_image_file, read_image
 from .preprocess import Preprocessing
-from .store import Failure, FeatureStore
+from .failures import Failure
+from .store import FeatureStore, StoreWriter
 
 __all__ = [
     "Backbone",
@@ -28,6 +29,7 @@ __all__ = [
     "Listing",
     "Preprocessing",
     "StoreError",
+    "StoreWriter",
     "WeightsUnavailableError",
     "create_backbone",
     "create_extractor",

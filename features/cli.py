@@ -1,4 +1,4 @@
-"""Command line for the store: `extract`, `info` and `export` (also `workbench extract|info|export`)."""
+"""Command line for the store: `extract`, `info`, `export`, `compact` and `convert` (also `workbench ...`)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from .extract import extract
 from .extractor import create_extractor
 from .files import Listing, list_images
 from .store import FeatureStore
+from .store_v1 import convert_v1, is_v1_store
 
 
 def build_parser(prog: str = "python -m features") -> argparse.ArgumentParser:
@@ -21,7 +22,7 @@ def build_parser(prog: str = "python -m features") -> argparse.ArgumentParser:
 
     ext = commands.add_parser("extract", help="embed image files and folders into a store")
     ext.add_argument("images", type=Path, nargs="+", help="image files or folders (searched recursively)")
-    ext.add_argument("--store", type=Path, required=True, help="HDF5 feature store (created if absent)")
+    ext.add_argument("--store", type=Path, required=True, help="feature store directory (created if absent)")
     ext.add_argument("--arch", default=DEFAULT_ARCH)
     ext.add_argument("--weights", default=DEFAULT_WEIGHTS, help="enum name, checkpoint path, or none")
     ext.add_argument("--device", default="auto", choices=DEVICES)
@@ -32,8 +33,16 @@ def build_parser(prog: str = "python -m features") -> argparse.ArgumentParser:
     ext.add_argument("--resize", type=_positive, help="short side before cropping (default: the weights')")
     ext.add_argument("--crop", type=_positive, help="centre crop size (default: the weights')")
 
-    info = commands.add_parser("info", help="fingerprints, counts and failures in a store")
+    info = commands.add_parser("info", help="fingerprints, segments, sizes and failures in a store")
     info.add_argument("store", type=Path)
+
+    compact = commands.add_parser("compact", help="publish what dead writers left, merge segments into one")
+    compact.add_argument("store", type=Path)
+    compact.add_argument("--fingerprint", help="only this extractor's segments")
+
+    convert = commands.add_parser("convert", help="copy a version-1 store (one .h5 file) into a store directory")
+    convert.add_argument("source", type=Path, help="the version-1 file (only read)")
+    convert.add_argument("target", type=Path, help="a store directory (created if absent)")
 
     exp = commands.add_parser("export", help="keys, vectors and known paths of one extractor, to a file")
     exp.add_argument("store", type=Path)
@@ -96,6 +105,12 @@ def run_info(args: argparse.Namespace) -> int:
             f"{spec['weights']} layer={spec['layer']} precision={spec['precision']} "
             f"resize={prep['resize']} crop={prep['crop']} schema={spec['schema']}"
         )
+    segments = store.segments()
+    if segments:
+        size = sum(s.bytes for s in segments)
+        print(f"{len(segments)} segment(s), {size / 2**20:.1f} MiB on disk:")
+        for seg in segments:
+            print(f"  {seg.fingerprint}/{seg.name}  {seg.rows} rows  {seg.bytes / 2**20:.1f} MiB")
     failures = store.failures()
     print(f"failures: {len(failures)}")
     for failure in failures:
@@ -111,13 +126,28 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_compact(args: argparse.Namespace) -> int:
+    print(_existing_store(args.store).compact(args.fingerprint))
+    return 0
+
+
+def run_convert(args: argparse.Namespace) -> int:
+    if not is_v1_store(args.source.expanduser()):
+        raise FeaturesError(f"{args.source} is not a version-1 store file")
+    copied = convert_v1(args.source.expanduser(), FeatureStore(args.target))
+    for fingerprint, rows in copied.items():
+        print(f"{fingerprint}: {rows} vectors copied")
+    print(f"{args.target} is ready; {args.source} was not changed (remove it when you no longer need it)")
+    return 0
+
+
 def _existing_store(path: Path) -> FeatureStore:
-    if not path.expanduser().is_file():
+    if not path.expanduser().exists():
         raise FeaturesError(f"no store at {path}")
     return FeatureStore(path)
 
 
-COMMANDS = {"extract": run_extract, "info": run_info, "export": run_export}
+COMMANDS = {"extract": run_extract, "info": run_info, "export": run_export, "compact": run_compact, "convert": run_convert}
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m features") -> int:

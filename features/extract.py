@@ -12,7 +12,8 @@ from tqdm.auto import tqdm
 from .extractor import Extractor
 from .hashing import sha256_file
 from .loader import ImageTransform, default_num_workers, make_loader
-from .store import Failure, FeatureStore
+from .failures import Failure
+from .store import FeatureStore
 
 
 @dataclass
@@ -91,7 +92,7 @@ def extract(
         )
         spec = extractor.spec
         bar = tqdm(total=len(todo), unit="img", desc="embedding", disable=not progress)
-        with bar:
+        with bar, store.writer(fingerprint, spec) as writer:
             for batch in loader:
                 for pos, reason in batch.failures:
                     path = paths[todo[pos]]
@@ -101,7 +102,7 @@ def extract(
                     batch_keys = [keys[todo[pos]] for pos in batch.positions]
                     # a transformed image's vector is not that file's, so it gets no path
                     batch_paths = None if transform else [paths[todo[pos]] for pos in batch.positions]
-                    store.put(fingerprint, spec, batch_keys, vectors, batch_paths)
+                    writer.put(batch_keys, vectors, batch_paths)
                     report.computed += len(batch_keys)
                 bar.update(len(batch.positions) + len(batch.failures))
                 bar.set_postfix(reused=report.reused, computed=report.computed, failed=len(report.failures))

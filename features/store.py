@@ -1,120 +1,154 @@
-"""The feature store: vectors in one HDF5 file, addressed by (fingerprint, content key).
+"""The feature store: vectors addressed by (extractor fingerprint, SHA-256), in immutable segments.
 
-Layout:
-    /extractors/<fingerprint>/keys     (n,) S64      hex SHA-256 of the image bytes
-    /extractors/<fingerprint>/vectors  (n, dim) f4
-    /extractors/<fingerprint>/paths    (n,) str      where the image was last read from ("" unknown)
-        attrs: spec (JSON of what made the vectors), count (rows committed)
-    /failures/{keys, paths, reasons}   images that could not be decoded, attrs: count
+Layout of a store directory:
+    store.json                      {"format": "workbench-feature-store", "version": 2}
+    <fingerprint>/spec.json         what made the vectors, and their dimension
+    <fingerprint>/<segment>.h5      published segments (see segment.py), never changed
+    <fingerprint>/open/<segment>.h5 one per live writer, published when full, old or closed
+    failures/<name>.h5              images that could not be decoded
 
-Every write appends a batch, flushes, and only then raises `count`: a process killed
-mid-batch leaves rows past `count` that readers ignore and the next write overwrites,
-so at most the batch in flight is lost. Writers hold an exclusive lock, readers a
-shared one, so concurrent processes take turns.
+Writers never share a file, so any number of processes, Ray workers or machines on one
+filesystem write at once without waiting. A writer killed between appends loses nothing it
+committed (the next writer publishes it); killed inside an append or a publish, it loses at
+most its own unpublished segment (at most `max_rows` rows, `max_seconds` of work). Readers
+see published segments only. A file (not a directory) at the path is a version-1 store: it is
+read as it is, and `python -m features convert` copies it into a version-2 store.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
+import logging
 import os
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import h5py
 import numpy as np
 
-from .constants import SCHEMA_VERSION
 from .exceptions import StoreError
-from .locking import file_lock
+from .failures import Failure, read_failures, write_failures
+from .keys import to_hex, to_raw
+from .segment import OpenSegment, Segment, new_name, recover
+from .store_v1 import V1Store, is_v1_store
+
+log = logging.getLogger(__name__)
 
 FORMAT = "workbench-feature-store"
-_KEY_DTYPE = "S64"
-_STR = h5py.string_dtype()
-_READ_BLOCK = 4096
+VERSION = 2
+# Defaults measured with bench/scale.py: publishing costs one fsync and an index sort, so a
+# segment of 32,768 2048-d vectors (256 MiB) makes that cost negligible beside the writes,
+# and a minute bounds what a kill can take on a machine of any speed.
+MAX_ROWS = 32_768
+MAX_SECONDS = 60.0
+# Small segments (a put of a few rows each) are merged once this many have piled up.
+COMPACT_AFTER = 16
 
 
 @dataclass(frozen=True)
-class Failure:
-    """An image that could not be used, and why."""
+class SegmentInfo:
+    """One published segment, for `info`."""
 
-    path: str
-    reason: str
-    key: str = ""
+    fingerprint: str
+    name: str
+    rows: int
+    bytes: int
 
 
 class FeatureStore:
-    """Content-addressed vectors for any number of extractors in one HDF5 file."""
+    """Content-addressed vectors for any number of extractors, in a directory of segments."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, max_rows: int = MAX_ROWS, max_seconds: float = MAX_SECONDS):
         self.path = Path(path).expanduser()
-        self._lock_path = self.path.with_name(self.path.name + ".lock")
-        # fingerprint -> (rows indexed, {key: row}); rows are append-only, so the
-        # index is extended incrementally instead of re-read.
-        self._index: dict[str, tuple[int, dict[str, int]]] = {}
+        self.max_rows, self.max_seconds = max_rows, max_seconds
+        self._v1 = V1Store(self.path) if is_v1_store(self.path) else None
+        if self._v1 is None and self.path.is_file():
+            raise StoreError(f"{self.path} is a file but not a feature store; a store is a directory")
+        self._segments: dict[Path, Segment] = {}  # loaded once: published segments never change
 
-    # -- reading -----------------------------------------------------------------
+    # -- reading -------------------------------------------------------------------
 
     def fingerprints(self) -> dict[str, dict]:
-        """Every fingerprint in the store with its spec and committed row count."""
-        with self._reading() as h5:
-            if h5 is None or "extractors" not in h5:
-                return {}
-            return {
-                name: {**json.loads(group.attrs["spec"]), "count": int(group.attrs["count"])}
-                for name, group in h5["extractors"].items()
-            }
+        """Every fingerprint in the store with its spec and stored row count."""
+        if self._v1:
+            return self._v1.fingerprints()
+        out = {}
+        for directory in sorted(p for p in self.path.glob("*") if (p / "spec.json").is_file()):
+            meta = json.loads((directory / "spec.json").read_text())
+            rows = sum(s.count for s in self._published(directory.name))
+            out[directory.name] = {**meta["spec"], "dim": meta["dim"], "count": rows}
+        return out
 
     def contains(self, fingerprint: str, keys: Sequence[str]) -> np.ndarray:
         """Boolean mask: which of `keys` have a vector under `fingerprint`."""
-        with self._reading() as h5:
-            index = self._refresh_index(h5, fingerprint)
-        return np.array([key in index for key in keys], dtype=bool)
+        if self._v1:
+            return self._v1.contains(fingerprint, keys)
+        return self._locate(fingerprint, to_raw(keys))[0] >= 0
 
     def get(self, fingerprint: str, keys: Sequence[str]) -> np.ndarray:
         """Vectors for `keys` in their order; raises KeyError naming absent keys."""
-        with self._reading() as h5:
-            index = self._refresh_index(h5, fingerprint)
-            absent = [key for key in keys if key not in index]
-            if absent:
-                raise KeyError(f"{len(absent)} keys not stored under {fingerprint}, e.g. {absent[:3]}")
-            if not keys:
-                return np.empty((0, self._dim(h5, fingerprint)), dtype=np.float32)
-            rows = np.array([index[key] for key in keys])
-            return _read_rows(h5[f"extractors/{fingerprint}/vectors"], rows)
+        if self._v1:
+            return self._v1.get(fingerprint, keys)
+        raw = to_raw(keys)
+        for attempt in range(2):
+            segment_of, row_of, segments = self._locate(fingerprint, raw)
+            absent = np.flatnonzero(segment_of < 0)
+            if len(absent):
+                raise KeyError(
+                    f"{len(absent)} keys not stored under {fingerprint}, e.g. {[keys[i] for i in absent[:3]]}"
+                )
+            out = np.empty((len(keys), self._dim(fingerprint, segments)), np.float32)
+            try:
+                for s, segment in enumerate(segments):
+                    mine = np.flatnonzero(segment_of == s)
+                    if len(mine):
+                        out[mine] = segment.read(row_of[mine])
+                return out
+            except FileNotFoundError:  # compacted away since it was listed: look again
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
 
     def failures(self) -> list[Failure]:
-        with self._reading() as h5:
-            if h5 is None or "failures" not in h5:
-                return []
-            group = h5["failures"]
-            count = int(group.attrs["count"])
-            return [
-                Failure(path, reason, key.decode())
-                for key, path, reason in zip(
-                    group["keys"][:count],
-                    group["paths"].asstr()[:count],
-                    group["reasons"].asstr()[:count],
-                    strict=True,
-                )
-            ]
-
-    # -- writing -----------------------------------------------------------------
+        if self._v1:
+            return self._v1.failures()
+        return read_failures(self.path / "failures")
 
     def rows(self, fingerprint: str, block: int = 65536) -> Iterator[tuple[list[str], np.ndarray, list[str]]]:
-        """Every stored (keys, vectors, paths) under `fingerprint`, `block` rows at a time."""
-        with self._reading() as h5:
-            name = f"extractors/{fingerprint}"
-            if h5 is None or name not in h5:
-                raise StoreError(f"{self.path} holds no vectors of extractor {fingerprint}")
-            group = h5[name]
-            count = int(group.attrs["count"])
-            for start in range(0, count, block):
-                stop = min(start + block, count)
-                keys = [key.decode() for key in group["keys"][start:stop]]
-                paths = group["paths"].asstr()[start:stop].tolist() if "paths" in group else [""] * len(keys)
-                yield keys, group["vectors"][start:stop], paths
+        """Every stored (keys, vectors, paths) under `fingerprint` once, `block` rows at a time."""
+        if self._v1:
+            yield from self._v1.rows(fingerprint, block)
+            return
+        segments = self._published(fingerprint)
+        if not segments:
+            raise StoreError(f"{self.path} holds no vectors of extractor {fingerprint}")
+        for s, segment in enumerate(segments):
+            for raw, vectors, paths in segment.blocks(block):
+                # a key written by two writers at once is in two segments: keep the first
+                fresh = np.ones(len(raw), bool)
+                for earlier in segments[:s]:
+                    fresh &= earlier.find(raw) < 0
+                yield to_hex(raw[fresh]), vectors[fresh], [p for p, f in zip(paths, fresh, strict=True) if f]
+
+    def segments(self) -> list[SegmentInfo]:
+        """Every published segment with its rows and size on disk."""
+        if self._v1:
+            return []
+        return [
+            SegmentInfo(fp, s.path.name, s.count, s.path.stat().st_size)
+            for fp in self.fingerprints()
+            for s in self._published(fp)
+        ]
+
+    # -- writing -------------------------------------------------------------------
+
+    def writer(self, fingerprint: str, spec: dict) -> StoreWriter:
+        """A writer of its own (use it as a context manager: leaving it publishes)."""
+        self._check_writable()
+        return StoreWriter(self, fingerprint, spec, self.max_rows, self.max_seconds)
 
     def put(
         self,
@@ -124,152 +158,227 @@ class FeatureStore:
         vectors: np.ndarray,
         paths: Sequence[str] | None = None,
     ) -> int:
-        """Append vectors for keys not yet stored; returns how many rows were added.
+        """Store vectors for keys not yet stored, published at once; returns how many were added.
 
-        `paths` (where each image was read from) is kept for `export`; it is not part of the key.
+        For many batches, use one `writer` instead: it fills one segment rather than one per call.
         """
+        with self.writer(fingerprint, spec) as writer:
+            return writer.put(keys, vectors, paths)
+
+    def add_failures(self, failures: Sequence[Failure]) -> None:
+        """Record undecodable images (a key already recorded keeps its first record)."""
+        self._check_writable()
+        known = {f.key for f in self.failures()}
+        new = [f for f in {f.key: f for f in failures if f.key}.values() if f.key not in known]
+        if new:
+            self._init()
+            write_failures(self.path / "failures", new_name(), new)
+
+    def compact(self, fingerprint: str | None = None, small_only: bool = False) -> str:
+        """Publish what dead writers left, then merge segments (duplicates dropped) into one.
+
+        `small_only` merges only segments under a quarter of `max_rows`. One compaction runs at
+        a time; another caller returns at once. Readers are never blocked: the merged segment is
+        published before the old ones are removed.
+        """
+        self._check_writable()
+        self._init()
+        with _try_lock(self.path / ".compact.lock") as locked:
+            if not locked:
+                return "another compaction is running"
+            notes = []
+            for fp in [fingerprint] if fingerprint else list(self.fingerprints()):
+                self.recover(fp)
+                segments = self._published(fp)
+                if small_only:
+                    segments = [s for s in segments if s.count < self.max_rows // 4]
+                if len(segments) < 2:
+                    continue
+                meta = json.loads((self.path / fp / "spec.json").read_text())
+                with StoreWriter(self, fp, meta["spec"], max_rows=None, max_seconds=None) as writer:
+                    for keys, vectors, paths in self._rows_of(segments):
+                        writer.put(keys, vectors, paths, skip_stored=False)
+                for segment in segments:
+                    segment.path.unlink()
+                    self._segments.pop(segment.path, None)
+                notes.append(f"{fp}: {len(segments)} segments -> 1 ({writer.added} rows)")
+            return "; ".join(notes) or "nothing to compact"
+
+    def recover(self, fingerprint: str) -> None:
+        """Publish the committed rows of writers that died; remove their damaged files."""
+        directory = self.path / fingerprint / "open"
+        for path in sorted(directory.glob("*.h5")) if directory.is_dir() else []:
+            published, what = recover(path, self.path / fingerprint)
+            if what != "in use":
+                log.warning("feature store %s: %s: %s", self.path, path.name, what)
+
+    # -- internals -----------------------------------------------------------------
+
+    def _published(self, fingerprint: str) -> list[Segment]:
+        """Published segments of `fingerprint`, oldest first (loaded once each)."""
+        directory = self.path / fingerprint
+        for _ in range(3):
+            listed = sorted(directory.glob("*.h5")) if directory.is_dir() else []
+            try:
+                for path in listed:
+                    if path not in self._segments:
+                        self._segments[path] = Segment(path)
+            except FileNotFoundError:  # compacted away between listing and opening
+                continue
+            return [self._segments[path] for path in listed]
+        raise StoreError(f"{directory} keeps changing under a compaction; try again")
+
+    def _locate(self, fingerprint: str, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[Segment]]:
+        """(segment index or -1, row) of each key; newest segments are asked first."""
+        segments = self._published(fingerprint)
+        segment_of = np.full(len(raw), -1, np.int64)
+        row_of = np.full(len(raw), -1, np.int64)
+        for s in reversed(range(len(segments))):
+            todo = np.flatnonzero(segment_of < 0)
+            if not len(todo):
+                break
+            rows = segments[s].find(raw[todo])
+            hit = rows >= 0
+            segment_of[todo[hit]], row_of[todo[hit]] = s, rows[hit]
+        return segment_of, row_of, segments
+
+    def _rows_of(self, segments: list[Segment]) -> Iterator[tuple[list[str], np.ndarray, list[str]]]:
+        for segment in segments:
+            for raw, vectors, paths in segment.blocks():
+                yield to_hex(raw), vectors, paths
+
+    def _dim(self, fingerprint: str, segments: list[Segment]) -> int:
+        if segments:
+            return segments[0].dim
+        spec = self.path / fingerprint / "spec.json"
+        return json.loads(spec.read_text())["dim"] if spec.is_file() else 0
+
+    def _check_writable(self) -> None:
+        if self._v1:
+            raise StoreError(
+                f"{self.path} is a version-1 store (one HDF5 file), which is read but no longer "
+                f"written. Convert it once: python -m features convert {self.path} NEW_STORE_DIR, "
+                "then use NEW_STORE_DIR."
+            )
+
+    def _init(self) -> None:
+        marker = self.path / "store.json"
+        if marker.is_file():
+            meta = json.loads(marker.read_text())
+            if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+                raise StoreError(f"{self.path} is not a version-{VERSION} feature store ({meta})")
+            return
+        if self.path.is_dir() and any(self.path.iterdir()):
+            raise StoreError(f"{self.path} is a directory but not a feature store (no store.json)")
+        self.path.mkdir(parents=True, exist_ok=True)
+        _write_atomic(marker, {"format": FORMAT, "version": VERSION})
+
+    def _init_fingerprint(self, fingerprint: str, spec: dict, dim: int) -> None:
+        self._init()
+        meta_path = self.path / fingerprint / "spec.json"
+        if meta_path.is_file():
+            stored = json.loads(meta_path.read_text())["dim"]
+            if stored != dim:
+                raise StoreError(f"{fingerprint} holds {stored}-d vectors; got {dim}-d")
+            return
+        (self.path / fingerprint / "open").mkdir(parents=True, exist_ok=True)
+        _write_atomic(meta_path, {"spec": spec, "dim": dim})
+
+
+class StoreWriter:
+    """One writer: appends go to its own open segment, published when it holds `max_rows`
+    rows or is `max_seconds` old, and when the writer is closed."""
+
+    def __init__(
+        self,
+        store: FeatureStore,
+        fingerprint: str,
+        spec: dict,
+        max_rows: int | None,
+        max_seconds: float | None,
+    ):
+        """`max_rows`/`max_seconds` None: one segment, published on close (compaction)."""
+        self.store, self.fingerprint, self.spec = store, fingerprint, spec
+        self.max_rows, self.max_seconds = max_rows, max_seconds
+        self.added = 0
+        self._open: OpenSegment | None = None
+        self._mine: set[bytes] = set()  # keys in the open segment
+        self._published = 0
+        self._ready = False
+
+    def put(
+        self, keys: Sequence[str], vectors: np.ndarray, paths: Sequence[str] | None = None, skip_stored: bool = True
+    ) -> int:
+        """Append vectors of keys not stored yet; returns how many rows were added."""
         vectors = np.asarray(vectors, dtype=np.float32)
         if vectors.ndim != 2 or len(vectors) != len(keys):
             raise StoreError(f"put: {len(keys)} keys but vectors of shape {vectors.shape}")
         if not np.isfinite(vectors).all():
             raise StoreError("put: refusing to store non-finite vectors (NaN or inf)")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with file_lock(self._lock_path, exclusive=True), self._h5("a") as h5:
-            group = self._group(h5, fingerprint, spec, vectors.shape[1])
-            index = self._refresh_index(h5, fingerprint)
-            fresh: dict[str, int] = {}
-            for i, key in enumerate(keys):
-                if key not in index and key not in fresh:
-                    fresh[key] = i
-            if not fresh:
-                return 0
-            start = int(group.attrs["count"])
-            stop = start + len(fresh)
-            _append(group["keys"], start, np.array(list(fresh), dtype=_KEY_DTYPE))
-            _append(group["vectors"], start, vectors[list(fresh.values())])
-            fresh_paths = [paths[i] if paths is not None else "" for i in fresh.values()]
-            _append(_paths_dataset(group, start), start, np.array(fresh_paths, dtype=object))
-            h5.flush()
-            group.attrs["count"] = stop  # the commit point
-            h5.flush()
-            return len(fresh)
+        raw = to_raw(keys)
+        if not self._ready:
+            self.store._init_fingerprint(self.fingerprint, self.spec, vectors.shape[1])
+            self.store.recover(self.fingerprint)
+            self._ready = True
+        stored = self.store._locate(self.fingerprint, raw)[0] >= 0 if skip_stored else np.zeros(len(raw), bool)
+        fresh, seen = [], set()
+        for i, key in enumerate(map(bytes, raw)):
+            if not stored[i] and key not in self._mine and key not in seen:
+                fresh.append(i)
+                seen.add(key)
+        if fresh:
+            if self._open is None:
+                name = self.store.path / self.fingerprint / "open" / new_name()
+                self._open = OpenSegment(name, self.fingerprint, vectors.shape[1])
+            self._open.append(raw[fresh], vectors[fresh], [paths[i] if paths else "" for i in fresh])
+            self._mine |= seen
+            self.added += len(fresh)
+        if self._open is not None and self._full():
+            self.publish()
+        return len(fresh)
 
-    def add_failures(self, failures: Sequence[Failure]) -> None:
-        """Record undecodable images (replacing any earlier record for the same key)."""
-        if not failures:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with file_lock(self._lock_path, exclusive=True), self._h5("a") as h5:
-            group = h5.require_group("failures")
-            if "keys" not in group:
-                group.create_dataset("keys", (0,), _KEY_DTYPE, maxshape=(None,), chunks=(256,))
-                group.create_dataset("paths", (0,), _STR, maxshape=(None,), chunks=(256,))
-                group.create_dataset("reasons", (0,), _STR, maxshape=(None,), chunks=(256,))
-                group.attrs["count"] = 0
-            count = int(group.attrs["count"])
-            known = {key.decode() for key in group["keys"][:count]}
-            new = [f for f in {f.key: f for f in failures if f.key}.values() if f.key not in known]
-            if not new:
-                return
-            _append(group["keys"], count, np.array([f.key for f in new], dtype=_KEY_DTYPE))
-            _append(group["paths"], count, np.array([f.path for f in new], dtype=object))
-            _append(group["reasons"], count, np.array([f.reason for f in new], dtype=object))
-            h5.flush()
-            group.attrs["count"] = count + len(new)
-            h5.flush()
+    def publish(self) -> None:
+        """Publish the open segment now (the next put starts another)."""
+        if self._open is not None:
+            self._open.publish(self.store.path / self.fingerprint)
+            self._open, self._mine = None, set()
+            self._published += 1
 
-    # -- internals ---------------------------------------------------------------
+    def close(self) -> None:
+        self.publish()
+        if self._published and self.max_rows is not None:
+            small = [s for s in self.store._published(self.fingerprint) if s.count < self.store.max_rows // 4]
+            if len(small) >= COMPACT_AFTER:
+                self.store.compact(self.fingerprint, small_only=True)
 
-    @contextlib.contextmanager
-    def _reading(self) -> Iterator[h5py.File | None]:
-        """Shared-locked read access; yields None when the store does not exist yet."""
-        if not self.path.exists():
-            yield None
-            return
-        with file_lock(self._lock_path, exclusive=False), self._h5("r") as h5:
-            yield h5
+    def _full(self) -> bool:
+        assert self._open is not None
+        too_big = self.max_rows is not None and self._open.count >= self.max_rows
+        too_old = self.max_seconds is not None and time.monotonic() - self._open.opened >= self.max_seconds
+        return too_big or too_old
 
-    def _h5(self, mode: str) -> h5py.File:
+    def __enter__(self) -> StoreWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()  # committed rows are good even when the caller failed
+
+
+def _write_atomic(path: Path, content: dict) -> None:
+    part = path.with_name(f".{path.name}.{os.getpid()}.part")
+    part.write_text(json.dumps(content, sort_keys=True, indent=1))
+    os.rename(part, path)
+
+
+@contextlib.contextmanager
+def _try_lock(path: Path) -> Iterator[bool]:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
         try:
-            h5 = h5py.File(self.path, mode)
-        except OSError as exc:
-            raise StoreError(
-                f"feature store {self.path} cannot be opened ({exc}). It may have been damaged "
-                "by a crash or a full disk. To recover, move it aside "
-                f"(mv {self.path} {self.path}.damaged) and run the extraction again: vectors "
-                "are recomputed, nothing else is lost."
-            ) from exc
-        fmt = h5.attrs.get("format")
-        if fmt is None and mode != "r" and len(h5) == 0:  # a new store
-            h5.attrs["format"] = FORMAT
-            h5.attrs["schema"] = SCHEMA_VERSION
-        elif fmt != FORMAT:
-            h5.close()
-            raise StoreError(f"{self.path} is an HDF5 file but not a feature store")
-        return h5
-
-    def _group(self, h5: h5py.File, fingerprint: str, spec: dict, dim: int) -> h5py.Group:
-        name = f"extractors/{fingerprint}"
-        if name in h5:
-            group = h5[name]
-            stored_dim = group["vectors"].shape[1]
-            if stored_dim != dim:
-                raise StoreError(f"{fingerprint} holds {stored_dim}-d vectors; got {dim}-d")
-            return group
-        group = h5.create_group(name)
-        group.attrs["spec"] = json.dumps(spec, sort_keys=True)
-        group.attrs["count"] = 0
-        group.create_dataset("keys", (0,), _KEY_DTYPE, maxshape=(None,), chunks=(1024,))
-        group.create_dataset(
-            "vectors", (0, dim), np.float32, maxshape=(None, dim), chunks=(max(1, 65536 // dim), dim)
-        )
-        return group
-
-    def _refresh_index(self, h5: h5py.File | None, fingerprint: str) -> dict[str, int]:
-        indexed, index = self._index.get(fingerprint, (0, {}))
-        name = f"extractors/{fingerprint}"
-        if h5 is None or name not in h5:
-            return index
-        group = h5[name]
-        count = int(group.attrs["count"])
-        if count < indexed:  # the file was replaced: start over
-            indexed, index = 0, {}
-        if count > indexed:
-            for row, key in enumerate(group["keys"][indexed:count], start=indexed):
-                index[key.decode()] = row
-            self._index[fingerprint] = (count, index)
-        return index
-
-    @staticmethod
-    def _dim(h5: h5py.File | None, fingerprint: str) -> int:
-        name = f"extractors/{fingerprint}/vectors"
-        return h5[name].shape[1] if h5 is not None and name in h5 else 0
-
-
-def _paths_dataset(group: h5py.Group, count: int) -> h5py.Dataset:
-    """The group's paths, created on first use (stores written before paths were kept have none)."""
-    if "paths" not in group:
-        group.create_dataset("paths", (count,), _STR, maxshape=(None,), chunks=(1024,))
-    return group["paths"]
-
-
-def _append(dataset: h5py.Dataset, start: int, values: np.ndarray) -> None:
-    stop = start + len(values)
-    if dataset.shape[0] < stop:
-        dataset.resize(stop, axis=0)
-    dataset[start:stop] = values
-
-
-def _read_rows(dataset: h5py.Dataset, rows: np.ndarray) -> np.ndarray:
-    """Gather rows block by block: h5py point selections are slow, contiguous reads fast."""
-    out = np.empty((len(rows), dataset.shape[1]), dtype=np.float32)
-    order = np.argsort(rows, kind="stable")
-    sorted_rows = rows[order]
-    lo = 0
-    while lo < len(sorted_rows):
-        first = sorted_rows[lo]
-        hi = np.searchsorted(sorted_rows, first + _READ_BLOCK, side="left")
-        block = dataset[first : sorted_rows[hi - 1] + 1]
-        out[order[lo:hi]] = block[sorted_rows[lo:hi] - first]
-        lo = hi
-    return out
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)

@@ -34,6 +34,8 @@ COMMANDS = {
     "extract": "embed image files and folders into a feature store",
     "info": "what a feature store holds",
     "export": "a store's vectors to .npz or .parquet",
+    "compact": "merge a store's segments into one",
+    "convert": "a version-1 store file into a store directory",
 }
 
 
@@ -64,7 +66,7 @@ def main(argv: list[str] | None = None, prog: str = "workbench") -> int:
         print(usage(prog), file=sys.stdout if argv else sys.stderr)
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
-    if command in ("extract", "info", "export"):
+    if command in store_cli.COMMANDS:
         return store_cli.main([command, *rest], prog=prog)
     if command not in STAGES and command != "predict":
         known = [*STAGES, *COMMANDS]

@@ -97,7 +97,7 @@ class BackboneParams:
 class EmbedParams:
     """`embed`: where vectors are kept and how they are computed."""
 
-    store: str = "~/.cache/workbench/features.h5"
+    store: str = "~/.cache/workbench/store"
     device: str = spec("auto", choices=DEVICES)
     precision: str = spec("auto", choices=PRECISIONS)
     batch_size: int = spec(32, min=1)

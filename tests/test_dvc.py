@@ -48,7 +48,7 @@ def project(tmp_path_factory) -> Path:
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     make_folder(project / params["data"]["root"], {"a": 10, "b": 10, "c": 10})
     params["backbone"].update(weights="none", resize=SMALL, crop=SMALL)
-    params["embed"].update(store=str(tmp / "store.h5"), precision="fp32", batch_size=8)
+    params["embed"].update(store=str(tmp / "store"), precision="fp32", batch_size=8)
     heads = params["heads"]
     heads["mlp"].update(epochs=5)
     heads["glmnet"].update(n_lambda=20)

@@ -405,4 +405,4 @@ class _TemporaryStore(FeatureStore):
         import tempfile
 
         self._tmp = tempfile.TemporaryDirectory()
-        super().__init__(Path(self._tmp.name) / "store.h5")
+        super().__init__(Path(self._tmp.name) / "store")

@@ -17,7 +17,7 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 def test_extract_then_info_then_reuse(tmp_path, image_folder):
     (image_folder / "cats" / "broken.jpg").write_bytes(b"")
     (image_folder / "notes.txt").write_text("not an image")
-    store = tmp_path / "s.h5"
+    store = tmp_path / "s"
     args = [
         "extract",
         str(image_folder),
@@ -51,11 +51,11 @@ def test_extract_then_info_then_reuse(tmp_path, image_folder):
 
 
 def test_failures_exit_1_with_one_line_and_usage_errors_exit_2(tmp_path):
-    result = _run("extract", str(tmp_path / "nowhere"), "--store", str(tmp_path / "s.h5"))
+    result = _run("extract", str(tmp_path / "nowhere"), "--store", str(tmp_path / "s"))
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert f"SKIPPED {tmp_path / 'nowhere'}: no such file or folder" in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("error: no image files in")
-    bad = _run("extract", str(tmp_path), "--store", "s.h5", "--precision", "fp8")
+    bad = _run("extract", str(tmp_path), "--store", "s", "--precision", "fp8")
     assert bad.returncode == 2 and "invalid choice: 'fp8'" in bad.stderr
     assert _run("export", "--help").returncode == 0
 
@@ -65,7 +65,7 @@ def test_export_npz_and_parquet_hold_keys_vectors_and_paths(tmp_path, image_fold
 
     from features import FeatureStore, extract
 
-    store = FeatureStore(tmp_path / "s.h5")
+    store = FeatureStore(tmp_path / "s")
     paths = sorted(image_folder.rglob("*.png"))
     report = extract(paths, store, small_extractor, batch_size=4, num_workers=0, progress=False)
     expected = store.get(report.fingerprint, report.keys)

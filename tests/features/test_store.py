@@ -1,43 +1,51 @@
-"""FeatureStore: addressing, commit point, damage detection, concurrent writers."""
+"""FeatureStore: addressing, segments and their publication, recovery, compaction, version 1."""
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
+import os
+import signal
 
 import h5py
 import numpy as np
 import pytest
 
 from features import Failure, FeatureStore, StoreError
+from features.store_v1 import FORMAT as V1_FORMAT
 
-SPEC = {"arch": "test", "dim": 4}
+SPEC = {"arch": "test"}
 
 
 def _keys(n: int, prefix: str = "k") -> list[str]:
-    return [f"{prefix}{i:063d}"[-64:] for i in range(n)]
+    return [hashlib.sha256(f"{prefix}{i}".encode()).hexdigest() for i in range(n)]
+
+
+def _segment_files(store: FeatureStore, fingerprint: str = "fp", where: str = "") -> list:
+    return sorted((store.path / fingerprint / where).glob("*.h5"))
 
 
 def test_put_get_round_trip_in_request_order(tmp_path):
-    store = FeatureStore(tmp_path / "s.h5")
+    store = FeatureStore(tmp_path / "s")
     keys = _keys(10)
     vectors = np.arange(40, dtype=np.float32).reshape(10, 4)
     assert store.put("fp", SPEC, keys, vectors) == 10
     order = [7, 2, 9, 0, 2]
     np.testing.assert_array_equal(store.get("fp", [keys[i] for i in order]), vectors[order])
+    np.testing.assert_array_equal(FeatureStore(store.path).get("fp", keys[::-1]), vectors[::-1])
 
 
 def test_put_skips_keys_already_stored(tmp_path):
-    store = FeatureStore(tmp_path / "s.h5")
+    store = FeatureStore(tmp_path / "s")
     keys = _keys(4)
     store.put("fp", SPEC, keys[:2], np.zeros((2, 4)))
-    added = store.put("fp", SPEC, keys, np.ones((4, 4)))
-    assert added == 2
+    assert store.put("fp", SPEC, keys + keys[3:], np.ones((5, 4))) == 2
     np.testing.assert_array_equal(store.get("fp", keys)[:, 0], [0, 0, 1, 1])
-    assert store.fingerprints()["fp"]["count"] == 4
+    assert store.fingerprints()["fp"] == {**SPEC, "dim": 4, "count": 4}
 
 
 def test_other_fingerprint_never_reads_these_vectors(tmp_path):
-    store = FeatureStore(tmp_path / "s.h5")
+    store = FeatureStore(tmp_path / "s")
     keys = _keys(3)
     store.put("fp-a", SPEC, keys, np.ones((3, 4)))
     assert not store.contains("fp-b", keys).any()
@@ -47,44 +55,89 @@ def test_other_fingerprint_never_reads_these_vectors(tmp_path):
     assert store.get("fp-a", keys).sum() == 12 and store.get("fp-b", keys).sum() == 0
 
 
-def test_rows_past_the_commit_point_are_ignored_and_overwritten(tmp_path):
-    path = tmp_path / "s.h5"
+def test_keys_must_be_hex_digests(tmp_path):
+    with pytest.raises(StoreError, match="64 hex digits.*'not-a-key'"):
+        FeatureStore(tmp_path / "s").put("fp", SPEC, ["not-a-key"], np.ones((1, 4)))
+
+
+def test_readers_see_published_segments_only(tmp_path):
+    store = FeatureStore(tmp_path / "s", max_rows=4)
+    keys = _keys(10)
+    with store.writer("fp", SPEC) as writer:
+        writer.put(keys[:3], np.ones((3, 4)))
+        assert not store.contains("fp", keys[:3]).any()  # open, not published
+        writer.put(keys[3:6], np.ones((3, 4)))  # 6 rows >= max_rows: published
+        assert store.contains("fp", keys[:6]).all()
+        writer.put(keys[6:], np.ones((4, 4)))
+    assert store.contains("fp", keys).all() and len(_segment_files(store)) == 2
+    assert _segment_files(store, where="open") == []
+
+
+def test_a_segment_is_published_when_it_is_old_enough(tmp_path):
+    store = FeatureStore(tmp_path / "s", max_seconds=0.0)
+    with store.writer("fp", SPEC) as writer:
+        writer.put(_keys(2), np.ones((2, 4)))
+        assert store.contains("fp", _keys(2)).all()
+
+
+def _commit_then_hang(path: str, batches: int, ready) -> None:
+    writer = FeatureStore(path).writer("fp", SPEC)
+    for b in range(batches):
+        writer.put(_keys(3, f"batch{b}-"), np.full((3, 4), float(b)))
+    ready.set()
+    signal.pause()  # killed here, between two writes, before publishing
+
+
+def test_a_writer_killed_between_writes_loses_nothing_it_committed(tmp_path):
+    path = str(tmp_path / "s")
+    ctx = multiprocessing.get_context("spawn")
+    ready = ctx.Event()
+    proc = ctx.Process(target=_commit_then_hang, args=(path, 4, ready))
+    proc.start()
+    assert ready.wait(60)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.join()
     store = FeatureStore(path)
-    keys = _keys(4)
-    store.put("fp", SPEC, keys[:2], np.ones((2, 4)))
-    # What a writer killed mid-batch leaves: rows written, count not raised.
-    with h5py.File(path, "a") as h5:
-        group = h5["extractors/fp"]
-        for name in ("keys", "vectors"):
-            group[name].resize(4, axis=0)
-        group["keys"][2:4] = np.array(keys[2:], dtype="S64")
-        group["vectors"][2:4] = 99.0
-    fresh = FeatureStore(path)
-    assert list(fresh.contains("fp", keys)) == [True, True, False, False]
-    fresh.put("fp", SPEC, keys[2:], np.full((2, 4), 5.0))
-    np.testing.assert_array_equal(FeatureStore(path).get("fp", keys)[:, 0], [1, 1, 5, 5])
+    assert store.fingerprints()["fp"]["count"] == 0 and len(_segment_files(store, where="open")) == 1
+    store.put("fp", SPEC, _keys(1, "new"), np.ones((1, 4)))  # a new writer publishes the dead one's rows
+    for b in range(4):
+        assert (store.get("fp", _keys(3, f"batch{b}-")) == b).all()
+    assert _segment_files(store, where="open") == []
 
 
-def test_damaged_file_names_the_recovery(tmp_path):
-    path = tmp_path / "s.h5"
-    FeatureStore(path).put("fp", SPEC, _keys(2), np.ones((2, 4)))
-    data = bytearray(path.read_bytes())
-    data[:64] = b"\x00" * 64  # wipe the superblock
-    path.write_bytes(bytes(data))
-    with pytest.raises(StoreError, match=r"move it aside .*\.damaged"):
-        FeatureStore(path).contains("fp", _keys(2))
+def test_a_damaged_unpublished_segment_is_removed_and_published_ones_kept(tmp_path, caplog):
+    store = FeatureStore(tmp_path / "s")
+    store.put("fp", SPEC, _keys(2), np.ones((2, 4)))
+    torn = store.path / "fp" / "open" / "00000000000000000001-dead.h5"
+    torn.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\x00" * 100)  # a write cut short
+    store.put("fp", SPEC, _keys(2, "z"), np.ones((2, 4)))
+    assert not torn.exists() and "damaged unpublished segment" in caplog.text
+    assert store.contains("fp", _keys(2) + _keys(2, "z")).all()
 
 
-def test_foreign_hdf5_file_is_refused(tmp_path):
-    path = tmp_path / "other.h5"
-    with h5py.File(path, "w") as h5:
+def test_a_damaged_published_segment_names_the_recovery(tmp_path):
+    store = FeatureStore(tmp_path / "s")
+    store.put("fp", SPEC, _keys(2), np.ones((2, 4)))
+    (segment,) = _segment_files(store)
+    segment.write_bytes(b"\x00" * 64)
+    with pytest.raises(StoreError, match=r"cannot be read .*Move it aside"):
+        FeatureStore(store.path).contains("fp", _keys(2))
+
+
+def test_foreign_files_and_folders_are_refused(tmp_path):
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as h5:
         h5["x"] = [1, 2, 3]
     with pytest.raises(StoreError, match="not a feature store"):
-        FeatureStore(path).put("fp", SPEC, _keys(1), np.ones((1, 4)))
+        FeatureStore(other)
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "cat.jpg").write_bytes(b"x")
+    with pytest.raises(StoreError, match="not a feature store"):
+        FeatureStore(tmp_path / "photos").put("fp", SPEC, _keys(1), np.ones((1, 4)))
 
 
 def test_refuses_non_finite_and_mismatched_vectors(tmp_path):
-    store = FeatureStore(tmp_path / "s.h5")
+    store = FeatureStore(tmp_path / "s")
     with pytest.raises(StoreError, match="non-finite"):
         store.put("fp", SPEC, _keys(1), np.array([[np.nan, 0, 0, 0]]))
     with pytest.raises(StoreError, match="2 keys"):
@@ -95,30 +148,93 @@ def test_refuses_non_finite_and_mismatched_vectors(tmp_path):
 
 
 def test_failures_are_recorded_once(tmp_path):
-    store = FeatureStore(tmp_path / "s.h5")
+    store = FeatureStore(tmp_path / "s")
     failure = Failure("a/b.jpg", "empty file (0 bytes)", _keys(1)[0])
     store.add_failures([failure])
-    store.add_failures([failure])
+    store.add_failures([failure, Failure("c.jpg", "truncated", "")])  # no key: nothing to address
     assert store.failures() == [failure]
 
 
 def _writer(path: str, prefix: str, value: float) -> None:
-    store = FeatureStore(path)
+    writer = FeatureStore(path, max_rows=7).writer("fp", SPEC)
     keys = _keys(60, prefix)
-    for start in range(0, 60, 3):  # many small commits, interleaving with the other writer
-        store.put("fp", SPEC, keys[start : start + 3], np.full((3, 4), value))
+    with writer:
+        for start in range(0, 60, 3):  # many small appends, publishing now and then
+            writer.put(keys[start : start + 3], np.full((3, 4), value))
 
 
-def test_two_processes_writing_one_store_are_serialized(tmp_path):
-    path = str(tmp_path / "s.h5")
+def test_processes_write_one_store_in_parallel(tmp_path):
+    path = str(tmp_path / "s")
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_writer, args=(path, p, v)) for p, v in [("a", 1.0), ("b", 2.0)]]
+    procs = [ctx.Process(target=_writer, args=(path, p, v)) for p, v in [("a", 1.0), ("b", 2.0), ("c", 3.0)]]
     for proc in procs:
         proc.start()
     for proc in procs:
         proc.join(60)
         assert proc.exitcode == 0
     store = FeatureStore(path)
-    assert store.fingerprints()["fp"]["count"] == 120
-    assert (store.get("fp", _keys(60, "a")) == 1.0).all()
-    assert (store.get("fp", _keys(60, "b")) == 2.0).all()
+    assert store.fingerprints()["fp"]["count"] == 180
+    for prefix, value in [("a", 1.0), ("b", 2.0), ("c", 3.0)]:
+        assert (store.get("fp", _keys(60, prefix)) == value).all()
+
+
+def test_compaction_merges_segments_and_drops_duplicates(tmp_path):
+    store = FeatureStore(tmp_path / "s")
+    vectors = np.random.default_rng(0).normal(size=(30, 4)).astype(np.float32)
+    keys = _keys(30)
+    for start in range(0, 30, 5):
+        store.put("fp", SPEC, keys[start : start + 5], vectors[start : start + 5], [f"p{i}" for i in range(start, start + 5)])
+    # Two writers racing on one key leave it in two segments.
+    with store.writer("fp", SPEC) as writer:
+        writer.put(keys[:1], vectors[:1], skip_stored=False)
+    assert len(_segment_files(store)) == 7 and store.fingerprints()["fp"]["count"] == 31
+    assert sum(len(keys) for keys, _, _ in store.rows("fp")) == 30  # each key once
+    assert "7 segments -> 1 (30 rows)" in store.compact()
+    assert len(_segment_files(store)) == 1 and store.fingerprints()["fp"]["count"] == 30
+    fresh = FeatureStore(store.path)
+    np.testing.assert_array_equal(fresh.get("fp", keys[::-1]), vectors[::-1])
+    keys_out, _, paths_out = next(fresh.rows("fp"))
+    assert dict(zip(keys_out, paths_out)) == {k: f"p{i}" for i, k in enumerate(keys)}
+
+
+def test_many_small_segments_are_merged_automatically(tmp_path):
+    store = FeatureStore(tmp_path / "s")
+    for i in range(20):
+        store.put("fp", SPEC, _keys(1, f"r{i}-"), np.ones((1, 4)))
+    assert len(_segment_files(store)) < 16
+    assert store.fingerprints()["fp"]["count"] == 20
+
+
+def _v1_store(path, keys, vectors) -> None:
+    """A store file as version 1 wrote it."""
+    with h5py.File(path, "w") as h5:
+        h5.attrs.update(format=V1_FORMAT, schema=1)
+        group = h5.create_group("extractors/fp")
+        group.attrs.update(spec='{"arch": "test", "dim": 4}', count=len(keys))
+        group["keys"] = np.array(keys, dtype="S64")
+        group["vectors"] = vectors
+        group["paths"] = np.array([f"img{i}.jpg" for i in range(len(keys))], dtype=object).astype(h5py.string_dtype())
+        failures = h5.create_group("failures")
+        failures.attrs["count"] = 1
+        failures["keys"] = np.array(_keys(1, "bad"), dtype="S64")
+        failures["paths"] = np.array(["bad.jpg"], dtype=h5py.string_dtype())
+        failures["reasons"] = np.array(["truncated"], dtype=h5py.string_dtype())
+
+
+def test_a_version_1_store_is_read_as_it_is_and_converted_by_one_command(tmp_path):
+    from features.cli import main
+
+    old = tmp_path / "features.h5"
+    keys, vectors = _keys(5), np.arange(20, dtype=np.float32).reshape(5, 4)
+    _v1_store(old, keys, vectors)
+    before = old.read_bytes()
+    v1 = FeatureStore(old)
+    np.testing.assert_array_equal(v1.get("fp", keys[::-1]), vectors[::-1])
+    with pytest.raises(StoreError, match=r"version-1 store.*python -m features convert"):
+        v1.put("fp", SPEC, _keys(1, "new"), np.ones((1, 4)))
+    assert main(["convert", str(old), str(tmp_path / "store")]) == 0
+    new = FeatureStore(tmp_path / "store")
+    np.testing.assert_array_equal(new.get("fp", keys), vectors)
+    assert new.failures() == [Failure("bad.jpg", "truncated", _keys(1, "bad")[0])]
+    assert next(new.rows("fp"))[2] == [f"img{i}.jpg" for i in range(5)]
+    assert old.read_bytes() == before

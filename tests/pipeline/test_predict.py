@@ -30,7 +30,7 @@ def trained(tmp_path_factory):
     splits = tmp / "splits.csv"
     prepare.run(params=data, splits_path=splits, excluded_path=tmp / "excluded.csv")
     backbone = BackboneParams(weights="none", resize=SMALL, crop=SMALL)
-    params = EmbedParams(store=str(tmp / "store.h5"), device="cpu", precision="fp32", batch_size=8)
+    params = EmbedParams(store=str(tmp / "store"), device="cpu", precision="fp32", batch_size=8)
     emb_path = tmp / "emb.h5"
     embed.run(data=data, backbone=backbone, params=params, splits_path=splits, out=emb_path)
     heads = {

@@ -33,7 +33,7 @@ def planted(tmp_path_factory, small_extractor):
         make(original).save(copy, quality=80)
         copies[len(paths)] = i * 7
         paths.append(copy)
-    store = FeatureStore(root / "store.h5")
+    store = FeatureStore(root / "store")
     extract([str(p) for p in paths], store, small_extractor, progress=False)
     vectors = store.get(small_extractor.fingerprint, [sha256_file(p) for p in paths])
     return paths, vectors, copies

@@ -39,7 +39,7 @@ def test_bad_head_params_stop_before_any_data_is_read(params_file):
 def test_shared_backbone_settings_reach_the_heads_that_take_them(params_file):
     head = head_from_params("finetune", params_file({"finetune": {"epochs": 2}}))
     assert (head.arch, head.weights, head.epochs) == ("resnet50", "IMAGENET1K_V2", 2)
-    assert head.store.endswith("features.h5")
+    assert head.store.endswith("workbench/store")
 
 
 @pytest.fixture

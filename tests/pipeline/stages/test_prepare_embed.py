@@ -38,7 +38,7 @@ def test_prepare_writes_splits_and_the_exclusions(prepared):
 def test_embed_keeps_splits_order_and_reuses_the_store(tmp_path, prepared, capsys):
     data, splits, _ = prepared
     backbone = BackboneParams(weights="none", resize=SMALL, crop=SMALL)
-    params = EmbedParams(store=str(tmp_path / "store.h5"), device="cpu", precision="fp32", batch_size=4)
+    params = EmbedParams(store=str(tmp_path / "store"), device="cpu", precision="fp32", batch_size=4)
     out = tmp_path / "emb.h5"
     embed.run(data=data, backbone=backbone, params=params, splits_path=splits, out=out)
     assert "15 computed, 0 reused" in capsys.readouterr().out
@@ -59,7 +59,7 @@ def test_embed_refuses_images_changed_since_prepare(tmp_path, prepared):
     data, splits, _ = prepared
     first = read_splits(splits)[0]
     (tmp_path / "images" / first.path).write_bytes(b"changed")
-    params = EmbedParams(store=str(tmp_path / "store.h5"))
+    params = EmbedParams(store=str(tmp_path / "store"))
     with pytest.raises(DataError, match="changed since prepare"):
         embed.run(
             data=data,
@@ -81,7 +81,7 @@ def test_prepare_keeps_near_duplicates_in_one_split(tmp_path, capsys):
             root / "cats" / f"copy_{i}.jpg", quality=80
         )
     backbone = BackboneParams(weights="none", resize=SMALL, crop=SMALL)
-    embed_params = EmbedParams(store=str(tmp_path / "store.h5"), precision="fp32")
+    embed_params = EmbedParams(store=str(tmp_path / "store"), precision="fp32")
     splits = tmp_path / "splits.csv"
 
     def split_of(near: NearDuplicateParams) -> dict[str, str]:
