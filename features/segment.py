@@ -24,7 +24,7 @@ import h5py
 import numpy as np
 
 from .exceptions import StoreError
-from .keys import KEY_BYTES, SortedKeys, sort_order
+from .keys import KEY_BYTES, sort_order
 
 FORMAT = "workbench-store-segment"
 VERSION = 2
@@ -77,8 +77,12 @@ class OpenSegment:
         self._h5.create_dataset("keys", (0, KEY_BYTES), np.uint8, maxshape=(None, KEY_BYTES), chunks=(1024, KEY_BYTES))
         self._h5.create_dataset("vectors", (0, dim), np.float32, maxshape=(None, dim), chunks=(ROWS_PER_CHUNK, dim))
         self._h5.create_dataset("paths", (0,), _STR, maxshape=(None,), chunks=(1024,))
-        self.count = 0
+        self.count, self.dim = 0, dim
         self.opened = time.monotonic()
+
+    @property
+    def nbytes(self) -> int:
+        return 4 * self.dim * self.count
 
     def append(self, raw_keys: np.ndarray, vectors: np.ndarray, paths: list[str]) -> None:
         start, stop = self.count, self.count + len(raw_keys)
@@ -170,8 +174,6 @@ class Segment:
                 self.fingerprint = str(h5.attrs["fingerprint"])
                 self.dim = int(h5.attrs["dim"])
                 self.count = int(h5.attrs["count"])
-                self.keys = SortedKeys(h5["index/keys"][:])
-                self._rows = h5["index/rows"][:].astype(np.int64)
                 self._chunk_rows = h5["vectors"].chunks[0]
         except OSError as exc:
             if not path.exists():
@@ -180,13 +182,14 @@ class Segment:
                 f"store segment {path} cannot be read ({exc}). Move it aside and run the "
                 "extraction again: only its vectors are recomputed."
             ) from exc
+        self.nbytes = 4 * self.dim * self.count
         self._map: np.memmap | None = None
         self._offsets = np.empty(0, np.int64)
 
-    def find(self, raw_keys: np.ndarray) -> np.ndarray:
-        """Row of each key in this segment, or -1."""
-        position = self.keys.find(raw_keys)
-        return np.where(position >= 0, self._rows[np.maximum(position, 0)], -1)
+    def index(self) -> tuple[np.ndarray, np.ndarray]:
+        """(keys sorted bytewise, the row of each): what lookups search."""
+        with _open_h5(self.path, "r") as h5:
+            return h5["index/keys"][:], h5["index/rows"][:]
 
     def read(self, rows: np.ndarray) -> np.ndarray:
         """Vectors of `rows`. h5py's cost per selected row dominates random reads, and a

@@ -10,7 +10,7 @@ Layout of a store directory:
 Writers never share a file, so any number of processes, Ray workers or machines on one
 filesystem write at once without waiting. A writer killed between appends loses nothing it
 committed (the next writer publishes it); killed inside an append or a publish, it loses at
-most its own unpublished segment (at most `max_rows` rows, `max_seconds` of work). Readers
+most its own unpublished segment (at most `max_bytes` of vectors, `max_seconds` of work). Readers
 see published segments only. A file (not a directory) at the path is a version-1 store: it is
 read as it is, and `python -m features convert` copies it into a version-2 store.
 """
@@ -31,7 +31,7 @@ import numpy as np
 
 from .exceptions import StoreError
 from .failures import Failure, read_failures, write_failures
-from .keys import to_hex, to_raw
+from .keys import merge, to_hex, to_raw
 from .segment import OpenSegment, Segment, new_name, recover
 from .store_v1 import V1Store, is_v1_store
 
@@ -40,9 +40,10 @@ log = logging.getLogger(__name__)
 FORMAT = "workbench-feature-store"
 VERSION = 2
 # Defaults measured with bench/scale.py: publishing costs one fsync and an index sort, so a
-# segment of 32,768 2048-d vectors (256 MiB) makes that cost negligible beside the writes,
-# and a minute bounds what a kill can take on a machine of any speed.
-MAX_ROWS = 32_768
+# segment of 256 MiB (32,768 2048-d vectors) makes that cost negligible beside the writes and
+# keeps a million vectors in about 30 files; a minute bounds what a kill can take on a machine
+# of any speed.
+MAX_BYTES = 256 * 2**20
 MAX_SECONDS = 60.0
 # Small segments (a put of a few rows each) are merged once this many have piled up.
 COMPACT_AFTER = 16
@@ -61,13 +62,14 @@ class SegmentInfo:
 class FeatureStore:
     """Content-addressed vectors for any number of extractors, in a directory of segments."""
 
-    def __init__(self, path: str | os.PathLike, max_rows: int = MAX_ROWS, max_seconds: float = MAX_SECONDS):
+    def __init__(self, path: str | os.PathLike, max_bytes: int = MAX_BYTES, max_seconds: float = MAX_SECONDS):
         self.path = Path(path).expanduser()
-        self.max_rows, self.max_seconds = max_rows, max_seconds
+        self.max_bytes, self.max_seconds = max_bytes, max_seconds
         self._v1 = V1Store(self.path) if is_v1_store(self.path) else None
         if self._v1 is None and self.path.is_file():
             raise StoreError(f"{self.path} is a file but not a feature store; a store is a directory")
         self._segments: dict[Path, Segment] = {}  # loaded once: published segments never change
+        self._indexes: dict[str, _Index] = {}
 
     # -- reading -------------------------------------------------------------------
 
@@ -127,10 +129,8 @@ class FeatureStore:
             raise StoreError(f"{self.path} holds no vectors of extractor {fingerprint}")
         for s, segment in enumerate(segments):
             for raw, vectors, paths in segment.blocks(block):
-                # a key written by two writers at once is in two segments: keep the first
-                fresh = np.ones(len(raw), bool)
-                for earlier in segments[:s]:
-                    fresh &= earlier.find(raw) < 0
+                # a key written by two writers at once is in two segments: the index names one
+                fresh = self._locate(fingerprint, raw)[0] == s
                 yield to_hex(raw[fresh]), vectors[fresh], [p for p, f in zip(paths, fresh, strict=True) if f]
 
     def segments(self) -> list[SegmentInfo]:
@@ -148,7 +148,7 @@ class FeatureStore:
     def writer(self, fingerprint: str, spec: dict) -> StoreWriter:
         """A writer of its own (use it as a context manager: leaving it publishes)."""
         self._check_writable()
-        return StoreWriter(self, fingerprint, spec, self.max_rows, self.max_seconds)
+        return StoreWriter(self, fingerprint, spec, self.max_bytes, self.max_seconds)
 
     def put(
         self,
@@ -177,7 +177,7 @@ class FeatureStore:
     def compact(self, fingerprint: str | None = None, small_only: bool = False) -> str:
         """Publish what dead writers left, then merge segments (duplicates dropped) into one.
 
-        `small_only` merges only segments under a quarter of `max_rows`. One compaction runs at
+        `small_only` merges only segments under a quarter of `max_bytes`. One compaction runs at
         a time; another caller returns at once. Readers are never blocked: the merged segment is
         published before the old ones are removed.
         """
@@ -191,16 +191,17 @@ class FeatureStore:
                 self.recover(fp)
                 segments = self._published(fp)
                 if small_only:
-                    segments = [s for s in segments if s.count < self.max_rows // 4]
+                    segments = [s for s in segments if s.nbytes < self.max_bytes // 4]
                 if len(segments) < 2:
                     continue
                 meta = json.loads((self.path / fp / "spec.json").read_text())
-                with StoreWriter(self, fp, meta["spec"], max_rows=None, max_seconds=None) as writer:
+                with StoreWriter(self, fp, meta["spec"], max_bytes=None, max_seconds=None) as writer:
                     for keys, vectors, paths in self._rows_of(segments):
                         writer.put(keys, vectors, paths, skip_stored=False)
                 for segment in segments:
                     segment.path.unlink()
                     self._segments.pop(segment.path, None)
+                self._indexes.pop(fp, None)
                 notes.append(f"{fp}: {len(segments)} segments -> 1 ({writer.added} rows)")
             return "; ".join(notes) or "nothing to compact"
 
@@ -229,18 +230,15 @@ class FeatureStore:
         raise StoreError(f"{directory} keeps changing under a compaction; try again")
 
     def _locate(self, fingerprint: str, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[Segment]]:
-        """(segment index or -1, row) of each key; newest segments are asked first."""
+        """(segment index or -1, row) of each key, by one binary search in the merged index."""
         segments = self._published(fingerprint)
-        segment_of = np.full(len(raw), -1, np.int64)
-        row_of = np.full(len(raw), -1, np.int64)
-        for s in reversed(range(len(segments))):
-            todo = np.flatnonzero(segment_of < 0)
-            if not len(todo):
-                break
-            rows = segments[s].find(raw[todo])
-            hit = rows >= 0
-            segment_of[todo[hit]], row_of[todo[hit]] = s, rows[hit]
-        return segment_of, row_of, segments
+        index = self._indexes.get(fingerprint)
+        if index is None or index.segments != segments[: len(index.segments)]:
+            index = self._indexes[fingerprint] = _Index([])  # a compaction removed segments
+        index.extend(segments[len(index.segments) :])
+        found = index.keys.find(raw)
+        origin = np.where(found >= 0, index.origin[np.maximum(found, 0)] if len(index.origin) else 0, -1)
+        return np.where(found >= 0, origin >> 32, -1), origin & 0xFFFFFFFF, segments
 
     def _rows_of(self, segments: list[Segment]) -> Iterator[tuple[list[str], np.ndarray, list[str]]]:
         for segment in segments:
@@ -286,20 +284,20 @@ class FeatureStore:
 
 
 class StoreWriter:
-    """One writer: appends go to its own open segment, published when it holds `max_rows`
-    rows or is `max_seconds` old, and when the writer is closed."""
+    """One writer: appends go to its own open segment, published when its vectors fill
+    `max_bytes` or it is `max_seconds` old, and when the writer is closed."""
 
     def __init__(
         self,
         store: FeatureStore,
         fingerprint: str,
         spec: dict,
-        max_rows: int | None,
+        max_bytes: int | None,
         max_seconds: float | None,
     ):
-        """`max_rows`/`max_seconds` None: one segment, published on close (compaction)."""
+        """`max_bytes`/`max_seconds` None: one segment, published on close (compaction)."""
         self.store, self.fingerprint, self.spec = store, fingerprint, spec
-        self.max_rows, self.max_seconds = max_rows, max_seconds
+        self.max_bytes, self.max_seconds = max_bytes, max_seconds
         self.added = 0
         self._open: OpenSegment | None = None
         self._mine: set[bytes] = set()  # keys in the open segment
@@ -346,14 +344,14 @@ class StoreWriter:
 
     def close(self) -> None:
         self.publish()
-        if self._published and self.max_rows is not None:
-            small = [s for s in self.store._published(self.fingerprint) if s.count < self.store.max_rows // 4]
+        if self._published and self.max_bytes is not None:
+            small = [s for s in self.store._published(self.fingerprint) if s.nbytes < self.store.max_bytes // 4]
             if len(small) >= COMPACT_AFTER:
                 self.store.compact(self.fingerprint, small_only=True)
 
     def _full(self) -> bool:
         assert self._open is not None
-        too_big = self.max_rows is not None and self._open.count >= self.max_rows
+        too_big = self.max_bytes is not None and self._open.nbytes >= self.max_bytes
         too_old = self.max_seconds is not None and time.monotonic() - self._open.opened >= self.max_seconds
         return too_big or too_old
 
@@ -362,6 +360,28 @@ class StoreWriter:
 
     def __exit__(self, *exc) -> None:
         self.close()  # committed rows are good even when the caller failed
+
+
+class _Index:
+    """The sorted keys of a fingerprint's segments, merged, each labelled (segment << 32 | row).
+
+    About 48 bytes per vector in memory. New segments are merged in as they appear; a key in
+    several segments is found in the oldest."""
+
+    def __init__(self, segments: list[Segment]):
+        self.segments: list[Segment] = []
+        self.keys, self.origin = merge([])
+        self.extend(segments)
+
+    def extend(self, segments: list[Segment]) -> None:
+        if not segments:
+            return
+        runs = [(self.keys.raw, self.origin)]
+        for i, segment in enumerate(segments, start=len(self.segments)):
+            keys, rows = segment.index()
+            runs.append((keys, (np.int64(i) << 32) | rows.astype(np.int64)))
+        self.keys, self.origin = merge(runs)
+        self.segments += segments
 
 
 def _write_atomic(path: Path, content: dict) -> None:

@@ -61,12 +61,12 @@ def test_keys_must_be_hex_digests(tmp_path):
 
 
 def test_readers_see_published_segments_only(tmp_path):
-    store = FeatureStore(tmp_path / "s", max_rows=4)
+    store = FeatureStore(tmp_path / "s", max_bytes=4 * 16)  # 4 vectors of 4 floats
     keys = _keys(10)
     with store.writer("fp", SPEC) as writer:
         writer.put(keys[:3], np.ones((3, 4)))
         assert not store.contains("fp", keys[:3]).any()  # open, not published
-        writer.put(keys[3:6], np.ones((3, 4)))  # 6 rows >= max_rows: published
+        writer.put(keys[3:6], np.ones((3, 4)))  # 6 vectors >= max_bytes: published
         assert store.contains("fp", keys[:6]).all()
         writer.put(keys[6:], np.ones((4, 4)))
     assert store.contains("fp", keys).all() and len(_segment_files(store)) == 2
@@ -156,7 +156,7 @@ def test_failures_are_recorded_once(tmp_path):
 
 
 def _writer(path: str, prefix: str, value: float) -> None:
-    writer = FeatureStore(path, max_rows=7).writer("fp", SPEC)
+    writer = FeatureStore(path, max_bytes=7 * 16).writer("fp", SPEC)
     keys = _keys(60, prefix)
     with writer:
         for start in range(0, 60, 3):  # many small appends, publishing now and then

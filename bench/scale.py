@@ -1,0 +1,153 @@
+"""Benchmark: the feature store at scale, against the disk it sits on, from one run.
+
+    python bench/scale.py [--n 1000000] [--dim 2048] [--big-n 10000000] [--big-dim 16] [--dir DIR]
+
+1. The disk: a file of the size the put test writes, written sequentially and fsynced (MB/s).
+2. put: one writer storing `dim`-d float32 vectors in batches of 256, publish included
+   (vectors/s, and the ratio to the disk's own speed; target >= 0.7x).
+3. Lookups at `n` and `big-n` stored vectors (random vectors; the big store has small ones
+   so that it fits on disk), each in a fresh process as a new user would meet them: open and
+   `contains` of every stored key (target < 0.5 s at 1M), `get` of 10,000 random keys
+   (target < 0.3 s), the index's memory, the segments and the size on disk. Lookup cost
+   should grow about logarithmically from `n` to `big-n`.
+The image side (extraction at 10k to 1M synthetic images, local against Ray) is not here yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from features import FeatureStore  # noqa: E402
+from features.keys import to_hex  # noqa: E402
+
+SPEC = {"arch": "bench"}
+
+
+def keys_for(n: int, seed: int) -> list[str]:
+    return to_hex(np.random.default_rng(seed).integers(0, 256, size=(n, 32), dtype=np.uint8))
+
+
+def disk_mb_per_s(directory: Path, nbytes: int) -> float:
+    block = np.random.default_rng(0).integers(0, 255, size=8 * 2**20, dtype=np.uint8).tobytes()
+    path = directory / "disk.bin"
+    start = time.perf_counter()
+    with open(path, "wb") as handle:
+        for _ in range(nbytes // len(block)):
+            handle.write(block)
+        handle.flush()
+        os.fsync(handle.fileno())
+    seconds = time.perf_counter() - start
+    path.unlink()
+    return nbytes / seconds / 1e6
+
+
+def fill(store: FeatureStore, n: int, dim: int, seed: int, batch: int) -> float:
+    """Store n random vectors through one writer; returns seconds, publish included."""
+    rng = np.random.default_rng(seed + 1)
+    keys = keys_for(n, seed)
+    start = time.perf_counter()
+    with store.writer("bench", SPEC) as writer:
+        for lo in range(0, n, batch):
+            hi = min(lo + batch, n)
+            writer.put(keys[lo:hi], rng.random((hi - lo, dim), dtype=np.float32))
+    return time.perf_counter() - start
+
+
+def lookup(path: str, n: int, seed: int) -> dict:
+    """In a fresh process: what a new user pays to ask the store about every key it holds."""
+    keys = keys_for(n, seed)
+    start = time.perf_counter()
+    store = FeatureStore(path)
+    mask = store.contains("bench", keys)
+    contains = time.perf_counter() - start
+    assert mask.all()
+    picks = [keys[i] for i in np.random.default_rng(1).choice(n, 10_000, replace=False)]
+    start = time.perf_counter()
+    vectors = store.get("bench", picks)
+    get = time.perf_counter() - start
+    index = store._indexes["bench"]
+    return {
+        "contains_s": contains,
+        "get_s": get,
+        "index_mb": (index.keys.raw.nbytes + index.keys._prefix.nbytes + index.origin.nbytes) / 1e6,
+        "shape": list(vectors.shape),
+    }
+
+
+def measure_lookups(path: Path, n: int, seed: int) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "_lookup", str(path), str(n), str(seed)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout)
+
+
+def report_store(label: str, path: Path, n: int, seed: int) -> None:
+    result = measure_lookups(path, n, seed)
+    store = FeatureStore(path)
+    segments = store.segments()
+    size = sum(s.bytes for s in segments)
+    print(
+        f"{label}: open + contains({n:,}) {result['contains_s']:.3f}s (target < 0.5 s at 1M) | "
+        f"get(10k random) {result['get_s']:.3f}s (target < 0.3 s) | index {result['index_mb']:.0f} MB "
+        f"({result['index_mb'] / n * 1e6:.0f} MB per million) | {len(segments)} segments, "
+        f"{size / 1e9:.2f} GB on disk",
+        flush=True,
+    )
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["_lookup"]:
+        print(json.dumps(lookup(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))))
+        return
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--dim", type=int, default=2048)
+    parser.add_argument("--big-n", type=int, default=10_000_000)
+    parser.add_argument("--big-dim", type=int, default=16)
+    parser.add_argument("--put-n", type=int, default=131_072, help="vectors for the put and disk tests")
+    parser.add_argument("--dir", type=Path, default=None, help="where to build the stores (default: a temp dir)")
+    args = parser.parse_args()
+    base = Path(tempfile.mkdtemp(dir=args.dir))
+    try:
+        nbytes = args.put_n * args.dim * 4
+        disk = disk_mb_per_s(base, nbytes)
+        seconds = fill(FeatureStore(base / "put"), args.put_n, args.dim, seed=7, batch=256)
+        rate = args.put_n / seconds
+        mb = nbytes / seconds / 1e6
+        print(
+            f"put: {rate:,.0f} vectors/s ({args.dim}-d float32, batches of 256, publish included) = "
+            f"{mb:,.0f} MB/s | disk sequential write + fsync {disk:,.0f} MB/s "
+            f"({disk * 1e6 / (4 * args.dim):,.0f} vectors/s) | ratio {mb / disk:.2f}x (target >= 0.7x)",
+            flush=True,
+        )
+        shutil.rmtree(base / "put")
+        for label, n, dim, seed in (("store of n", args.n, args.dim, 1), ("store of big-n", args.big_n, args.big_dim, 2)):
+            path = base / label.replace(" ", "_")
+            seconds = fill(FeatureStore(path), n, dim, seed=seed, batch=65_536)
+            print(f"built {n:,} x {dim}-d in {seconds:.0f}s", flush=True)
+            report_store(f"{n:,} x {dim}-d", path, n, seed)
+            print(f"  compact: {FeatureStore(path).compact()}", flush=True)
+            report_store(f"{n:,} x {dim}-d, compacted", path, n, seed)
+            shutil.rmtree(path)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
