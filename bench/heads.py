@@ -148,7 +148,9 @@ def main() -> None:
     parser.add_argument("--tasks", default="caltech22,caltech52,synthetic")
     parser.add_argument("--store", type=Path, default=Path("~/.cache/workbench/store").expanduser())
     parser.add_argument("--weights", default="none")
-    parser.add_argument("--saga", default="caltech22", help="tasks to compare glmnet with saga on ('' for none)")
+    parser.add_argument(
+        "--saga", default="caltech22", help="tasks to compare glmnet with saga on ('' for none)"
+    )
     args = parser.parse_args()
     params = Params.load(ROOT / "params.yaml")
     for task in args.tasks.split(","):

@@ -78,11 +78,10 @@ def lookup(path: str, n: int, seed: int) -> dict:
     start = time.perf_counter()
     vectors = store.get("bench", picks)
     get = time.perf_counter() - start
-    index = store._indexes["bench"]
     return {
         "contains_s": contains,
         "get_s": get,
-        "index_mb": (index.keys.raw.nbytes + index.keys._prefix.nbytes + index.origin.nbytes) / 1e6,
+        "index_mb": store._indexes["bench"].nbytes / 1e6,
         "shape": list(vectors.shape),
     }
 
@@ -115,13 +114,17 @@ def main() -> None:
     if sys.argv[1:2] == ["_lookup"]:
         print(json.dumps(lookup(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))))
         return
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--dim", type=int, default=2048)
     parser.add_argument("--big-n", type=int, default=10_000_000)
     parser.add_argument("--big-dim", type=int, default=16)
     parser.add_argument("--put-n", type=int, default=131_072, help="vectors for the put and disk tests")
-    parser.add_argument("--dir", type=Path, default=None, help="where to build the stores (default: a temp dir)")
+    parser.add_argument(
+        "--dir", type=Path, default=None, help="where to build the stores (default: a temp dir)"
+    )
     args = parser.parse_args()
     base = Path(tempfile.mkdtemp(dir=args.dir))
     try:
@@ -137,7 +140,10 @@ def main() -> None:
             flush=True,
         )
         shutil.rmtree(base / "put")
-        for label, n, dim, seed in (("store of n", args.n, args.dim, 1), ("store of big-n", args.big_n, args.big_dim, 2)):
+        for label, n, dim, seed in (
+            ("store of n", args.n, args.dim, 1),
+            ("store of big-n", args.big_n, args.big_dim, 2),
+        ):
             path = base / label.replace(" ", "_")
             seconds = fill(FeatureStore(path), n, dim, seed=seed, batch=65_536)
             print(f"built {n:,} x {dim}-d in {seconds:.0f}s", flush=True)

@@ -10,11 +10,11 @@ from .exceptions import (
 )
 from .extract import ExtractionReport, extract
 from .extractor import Extractor, create_extractor
+from .failures import Failure
 from .files import Listing, list_images
 from .hashing import derived_key, sha256_file, sha256_files
 from .images import is_image_file, read_image
 from .preprocess import Preprocessing
-from .failures import Failure
 from .store import FeatureStore, StoreWriter
 
 __all__ = [

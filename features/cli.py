@@ -40,7 +40,9 @@ def build_parser(prog: str = "python -m features") -> argparse.ArgumentParser:
     compact.add_argument("store", type=Path)
     compact.add_argument("--fingerprint", help="only this extractor's segments")
 
-    convert = commands.add_parser("convert", help="copy a version-1 store (one .h5 file) into a store directory")
+    convert = commands.add_parser(
+        "convert", help="copy a version-1 store (one .h5 file) into a store directory"
+    )
     convert.add_argument("source", type=Path, help="the version-1 file (only read)")
     convert.add_argument("target", type=Path, help="a store directory (created if absent)")
 
@@ -147,7 +149,13 @@ def _existing_store(path: Path) -> FeatureStore:
     return FeatureStore(path)
 
 
-COMMANDS = {"extract": run_extract, "info": run_info, "export": run_export, "compact": run_compact, "convert": run_convert}
+COMMANDS = {
+    "extract": run_extract,
+    "info": run_info,
+    "export": run_export,
+    "compact": run_compact,
+    "convert": run_convert,
+}
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m features") -> int:

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from tqdm.auto import tqdm
 
 from .extractor import Extractor
+from .failures import Failure
 from .hashing import sha256_file
 from .loader import ImageTransform, default_num_workers, make_loader
-from .failures import Failure
 from .store import FeatureStore
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
+
+from .locking import publish_file
 
 _STR = h5py.string_dtype()
 
@@ -28,12 +29,7 @@ def write_failures(directory: Path, name: str, failures: Sequence[Failure]) -> N
     with h5py.File(part, "w", locking=False) as h5:
         for field in ("key", "path", "reason"):
             h5.create_dataset(field, data=[getattr(f, field) for f in failures], dtype=_STR)
-    fd = os.open(part, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.rename(part, directory / name)
+    publish_file(part, directory / name)
 
 
 def read_failures(directory: Path) -> list[Failure]:

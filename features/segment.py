@@ -25,6 +25,7 @@ import numpy as np
 
 from .exceptions import StoreError
 from .keys import KEY_BYTES, sort_order
+from .locking import publish_file, try_lock
 
 FORMAT = "workbench-store-segment"
 VERSION = 2
@@ -38,25 +39,6 @@ def _open_h5(path: Path, mode: str) -> h5py.File:
     # Our own protocol (one writer per open segment, published files immutable) replaces
     # HDF5's file locks, which also misbehave on network filesystems.
     return h5py.File(path, mode, locking=False)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _lock_nonblocking(path: Path) -> int | None:
-    """An exclusive flock on `path`, or None when a live process holds it."""
-    fd = os.open(path, os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    return fd
 
 
 def new_name() -> str:
@@ -74,8 +56,12 @@ class OpenSegment:
         self._h5 = _open_h5(path, "w")
         self._h5.attrs.update(format=FORMAT, version=VERSION, fingerprint=fingerprint, dim=dim)
         self._h5.attrs.update(count=0, published=False)
-        self._h5.create_dataset("keys", (0, KEY_BYTES), np.uint8, maxshape=(None, KEY_BYTES), chunks=(1024, KEY_BYTES))
-        self._h5.create_dataset("vectors", (0, dim), np.float32, maxshape=(None, dim), chunks=(ROWS_PER_CHUNK, dim))
+        self._h5.create_dataset(
+            "keys", (0, KEY_BYTES), np.uint8, maxshape=(None, KEY_BYTES), chunks=(1024, KEY_BYTES)
+        )
+        self._h5.create_dataset(
+            "vectors", (0, dim), np.float32, maxshape=(None, dim), chunks=(ROWS_PER_CHUNK, dim)
+        )
         self._h5.create_dataset("paths", (0,), _STR, maxshape=(None,), chunks=(1024,))
         self.count, self.dim = 0, dim
         self.opened = time.monotonic()
@@ -86,7 +72,11 @@ class OpenSegment:
 
     def append(self, raw_keys: np.ndarray, vectors: np.ndarray, paths: list[str]) -> None:
         start, stop = self.count, self.count + len(raw_keys)
-        for name, values in (("keys", raw_keys), ("vectors", vectors), ("paths", np.array(paths, dtype=object))):
+        for name, values in (
+            ("keys", raw_keys),
+            ("vectors", vectors),
+            ("paths", np.array(paths, dtype=object)),
+        ):
             dataset = self._h5[name]
             dataset.resize(stop, axis=0)
             dataset[start:stop] = values
@@ -104,7 +94,8 @@ class OpenSegment:
                 return None
             _write_index(self._h5, self.count)
             self._h5.close()
-            return _move_published(self.path, directory)
+            publish_file(self.path, directory / self.path.name)
+            return directory / self.path.name
         finally:
             os.close(self._lock_fd)
 
@@ -122,26 +113,12 @@ def _write_index(h5: h5py.File, count: int) -> None:
     h5.flush()
 
 
-def _move_published(path: Path, directory: Path) -> Path:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)  # the bytes are on disk before the name says "published"
-    finally:
-        os.close(fd)
-    target = directory / path.name
-    os.rename(path, target)
-    _fsync_dir(directory)
-    return target
-
-
-def recover(path: Path, directory: Path) -> tuple[Path | None, str]:
-    """Publish what a dead writer committed, or remove a segment that cannot be read.
-
-    Returns (published path or None, what happened); a live writer's segment is left alone.
-    """
-    fd = _lock_nonblocking(path)
+def recover(path: Path, directory: Path) -> str | None:
+    """Publish what a dead writer committed, or remove a segment that cannot be read; says
+    which. A live writer's segment is left alone (None)."""
+    fd = try_lock(path)
     if fd is None:
-        return None, "in use"
+        return None
     try:
         try:
             with _open_h5(path, "r+") as h5:
@@ -153,11 +130,12 @@ def recover(path: Path, directory: Path) -> tuple[Path | None, str]:
         except (OSError, KeyError) as exc:
             # Killed inside an HDF5 write: the file is damaged, and only its rows are lost.
             path.unlink()
-            return None, f"removed a damaged unpublished segment ({exc})"
+            return f"removed a damaged unpublished segment ({exc})"
         if count == 0:
             path.unlink()
-            return None, "removed an empty unpublished segment"
-        return _move_published(path, directory), f"recovered {count} committed rows"
+            return "removed an empty unpublished segment"
+        publish_file(path, directory / path.name)
+        return f"recovered {count} committed rows"
     finally:
         os.close(fd)
 
@@ -171,7 +149,6 @@ class Segment:
             with _open_h5(path, "r") as h5:
                 if h5.attrs.get("format") != FORMAT or not h5.attrs.get("published"):
                     raise StoreError(f"{path} is not a published store segment")
-                self.fingerprint = str(h5.attrs["fingerprint"])
                 self.dim = int(h5.attrs["dim"])
                 self.count = int(h5.attrs["count"])
                 self._chunk_rows = h5["vectors"].chunks[0]
@@ -222,4 +199,8 @@ class Segment:
         with _open_h5(self.path, "r") as h5:
             for start in range(0, self.count, block):
                 stop = min(start + block, self.count)
-                yield h5["keys"][start:stop], h5["vectors"][start:stop], h5["paths"].asstr()[start:stop].tolist()
+                yield (
+                    h5["keys"][start:stop],
+                    h5["vectors"][start:stop],
+                    h5["paths"].asstr()[start:stop].tolist(),
+                )

@@ -17,8 +17,6 @@ read as it is, and `python -m features convert` copies it into a version-2 store
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -32,6 +30,7 @@ import numpy as np
 from .exceptions import StoreError
 from .failures import Failure, read_failures, write_failures
 from .keys import merge, to_hex, to_raw
+from .locking import try_lock
 from .segment import OpenSegment, Segment, new_name, recover
 from .store_v1 import V1Store, is_v1_store
 
@@ -95,24 +94,10 @@ class FeatureStore:
         if self._v1:
             return self._v1.get(fingerprint, keys)
         raw = to_raw(keys)
-        for attempt in range(2):
-            segment_of, row_of, segments = self._locate(fingerprint, raw)
-            absent = np.flatnonzero(segment_of < 0)
-            if len(absent):
-                raise KeyError(
-                    f"{len(absent)} keys not stored under {fingerprint}, e.g. {[keys[i] for i in absent[:3]]}"
-                )
-            out = np.empty((len(keys), self._dim(fingerprint, segments)), np.float32)
-            try:
-                for s, segment in enumerate(segments):
-                    mine = np.flatnonzero(segment_of == s)
-                    if len(mine):
-                        out[mine] = segment.read(row_of[mine])
-                return out
-            except FileNotFoundError:  # compacted away since it was listed: look again
-                if attempt:
-                    raise
-        raise AssertionError("unreachable")
+        try:
+            return self._read(fingerprint, raw, keys)
+        except FileNotFoundError:  # compacted away since it was listed: look again
+            return self._read(fingerprint, raw, keys)
 
     def failures(self) -> list[Failure]:
         if self._v1:
@@ -183,9 +168,10 @@ class FeatureStore:
         """
         self._check_writable()
         self._init()
-        with _try_lock(self.path / ".compact.lock") as locked:
-            if not locked:
-                return "another compaction is running"
+        lock = try_lock(self.path / ".compact.lock")
+        if lock is None:
+            return "another compaction is running"
+        try:
             notes = []
             for fp in [fingerprint] if fingerprint else list(self.fingerprints()):
                 self.recover(fp)
@@ -196,21 +182,24 @@ class FeatureStore:
                     continue
                 meta = json.loads((self.path / fp / "spec.json").read_text())
                 with StoreWriter(self, fp, meta["spec"], max_bytes=None, max_seconds=None) as writer:
-                    for keys, vectors, paths in self._rows_of(segments):
-                        writer.put(keys, vectors, paths, skip_stored=False)
+                    for segment in segments:
+                        for raw, vectors, paths in segment.blocks():
+                            writer.append(raw, vectors, paths, skip_stored=False)
                 for segment in segments:
                     segment.path.unlink()
                     self._segments.pop(segment.path, None)
                 self._indexes.pop(fp, None)
                 notes.append(f"{fp}: {len(segments)} segments -> 1 ({writer.added} rows)")
             return "; ".join(notes) or "nothing to compact"
+        finally:
+            os.close(lock)
 
     def recover(self, fingerprint: str) -> None:
         """Publish the committed rows of writers that died; remove their damaged files."""
         directory = self.path / fingerprint / "open"
         for path in sorted(directory.glob("*.h5")) if directory.is_dir() else []:
-            published, what = recover(path, self.path / fingerprint)
-            if what != "in use":
+            what = recover(path, self.path / fingerprint)
+            if what:
                 log.warning("feature store %s: %s: %s", self.path, path.name, what)
 
     # -- internals -----------------------------------------------------------------
@@ -234,16 +223,26 @@ class FeatureStore:
         segments = self._published(fingerprint)
         index = self._indexes.get(fingerprint)
         if index is None or index.segments != segments[: len(index.segments)]:
-            index = self._indexes[fingerprint] = _Index([])  # a compaction removed segments
+            index = self._indexes[fingerprint] = _Index()  # a compaction removed segments
         index.extend(segments[len(index.segments) :])
         found = index.keys.find(raw)
-        origin = np.where(found >= 0, index.origin[np.maximum(found, 0)] if len(index.origin) else 0, -1)
-        return np.where(found >= 0, origin >> 32, -1), origin & 0xFFFFFFFF, segments
+        hit = found >= 0
+        origin = np.full(len(raw), -1, np.int64)
+        origin[hit] = index.origin[found[hit]]
+        return np.where(hit, origin >> 32, -1), np.where(hit, origin & 0xFFFFFFFF, -1), segments
 
-    def _rows_of(self, segments: list[Segment]) -> Iterator[tuple[list[str], np.ndarray, list[str]]]:
-        for segment in segments:
-            for raw, vectors, paths in segment.blocks():
-                yield to_hex(raw), vectors, paths
+    def _read(self, fingerprint: str, raw: np.ndarray, keys: Sequence[str]) -> np.ndarray:
+        segment_of, row_of, segments = self._locate(fingerprint, raw)
+        absent = np.flatnonzero(segment_of < 0)
+        if len(absent):
+            examples = [keys[i] for i in absent[:3]]
+            raise KeyError(f"{len(absent)} keys not stored under {fingerprint}, e.g. {examples}")
+        out = np.empty((len(keys), self._dim(fingerprint, segments)), np.float32)
+        for s, segment in enumerate(segments):
+            mine = np.flatnonzero(segment_of == s)
+            if len(mine):
+                out[mine] = segment.read(row_of[mine])
+        return out
 
     def _dim(self, fingerprint: str, segments: list[Segment]) -> int:
         if segments:
@@ -304,21 +303,25 @@ class StoreWriter:
         self._published = 0
         self._ready = False
 
-    def put(
-        self, keys: Sequence[str], vectors: np.ndarray, paths: Sequence[str] | None = None, skip_stored: bool = True
-    ) -> int:
+    def put(self, keys: Sequence[str], vectors: np.ndarray, paths: Sequence[str] | None = None) -> int:
         """Append vectors of keys not stored yet; returns how many rows were added."""
         vectors = np.asarray(vectors, dtype=np.float32)
         if vectors.ndim != 2 or len(vectors) != len(keys):
             raise StoreError(f"put: {len(keys)} keys but vectors of shape {vectors.shape}")
         if not np.isfinite(vectors).all():
             raise StoreError("put: refusing to store non-finite vectors (NaN or inf)")
-        raw = to_raw(keys)
+        return self.append(to_raw(keys), vectors, list(paths) if paths else [""] * len(keys))
+
+    def append(self, raw: np.ndarray, vectors: np.ndarray, paths: list[str], skip_stored: bool = True) -> int:
+        """`put` for checked rows with raw keys; `skip_stored=False` skips only this writer's own
+        keys (compaction, which reads keys the store holds by definition)."""
         if not self._ready:
             self.store._init_fingerprint(self.fingerprint, self.spec, vectors.shape[1])
             self.store.recover(self.fingerprint)
             self._ready = True
-        stored = self.store._locate(self.fingerprint, raw)[0] >= 0 if skip_stored else np.zeros(len(raw), bool)
+        stored = (
+            self.store._locate(self.fingerprint, raw)[0] >= 0 if skip_stored else np.zeros(len(raw), bool)
+        )
         fresh, seen = [], set()
         for i, key in enumerate(map(bytes, raw)):
             if not stored[i] and key not in self._mine and key not in seen:
@@ -328,7 +331,7 @@ class StoreWriter:
             if self._open is None:
                 name = self.store.path / self.fingerprint / "open" / new_name()
                 self._open = OpenSegment(name, self.fingerprint, vectors.shape[1])
-            self._open.append(raw[fresh], vectors[fresh], [paths[i] if paths else "" for i in fresh])
+            self._open.append(raw[fresh], vectors[fresh], [paths[i] for i in fresh])
             self._mine |= seen
             self.added += len(fresh)
         if self._open is not None and self._full():
@@ -345,7 +348,9 @@ class StoreWriter:
     def close(self) -> None:
         self.publish()
         if self._published and self.max_bytes is not None:
-            small = [s for s in self.store._published(self.fingerprint) if s.nbytes < self.store.max_bytes // 4]
+            small = [
+                s for s in self.store._published(self.fingerprint) if s.nbytes < self.store.max_bytes // 4
+            ]
             if len(small) >= COMPACT_AFTER:
                 self.store.compact(self.fingerprint, small_only=True)
 
@@ -368,10 +373,13 @@ class _Index:
     About 48 bytes per vector in memory. New segments are merged in as they appear; a key in
     several segments is found in the oldest."""
 
-    def __init__(self, segments: list[Segment]):
+    def __init__(self):
         self.segments: list[Segment] = []
         self.keys, self.origin = merge([])
-        self.extend(segments)
+
+    @property
+    def nbytes(self) -> int:
+        return self.keys.raw.nbytes + self.keys._prefix.nbytes + self.origin.nbytes
 
     def extend(self, segments: list[Segment]) -> None:
         if not segments:
@@ -388,17 +396,3 @@ def _write_atomic(path: Path, content: dict) -> None:
     part = path.with_name(f".{path.name}.{os.getpid()}.part")
     part.write_text(json.dumps(content, sort_keys=True, indent=1))
     os.rename(part, path)
-
-
-@contextlib.contextmanager
-def _try_lock(path: Path) -> Iterator[bool]:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        yield True
-    finally:
-        os.close(fd)

@@ -109,12 +109,12 @@ class V1Store:
         if not self.path.exists():
             yield None
             return
-        with file_lock(self._lock_path, exclusive=False), self._h5("r") as h5:
+        with file_lock(self._lock_path, exclusive=False), self._h5() as h5:
             yield h5
 
-    def _h5(self, mode: str) -> h5py.File:
+    def _h5(self) -> h5py.File:
         try:
-            h5 = h5py.File(self.path, mode)
+            h5 = h5py.File(self.path, "r")
         except OSError as exc:
             raise StoreError(
                 f"feature store {self.path} cannot be opened ({exc}). It may have been damaged "

@@ -115,9 +115,13 @@ def test_kill_minus_nine_at_50_random_moments_never_damages_or_loses(tmp_path):
         keys = [k for k in expected if store.contains(extractor.fingerprint, [k])[0]]
         assert len(keys) >= stored_before, "published vectors were lost"
         if keys:
-            np.testing.assert_allclose(store.get(extractor.fingerprint, keys), [expected[k] for k in keys], rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(
+                store.get(extractor.fingerprint, keys), [expected[k] for k in keys], rtol=1e-5, atol=1e-6
+            )
         stored_before = len(keys)
-        if spec["count"] == len(expected) and not child.exitcode:  # finished: start again, so kills land mid-run
+        if (
+            spec["count"] == len(expected) and not child.exitcode
+        ):  # finished: start again, so kills land mid-run
             shutil.rmtree(store_path)
             stored_before = 0
 

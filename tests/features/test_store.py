@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from features import Failure, FeatureStore, StoreError
+from features.keys import to_raw
 from features.store_v1 import FORMAT as V1_FORMAT
 
 SPEC = {"arch": "test"}
@@ -183,10 +184,16 @@ def test_compaction_merges_segments_and_drops_duplicates(tmp_path):
     vectors = np.random.default_rng(0).normal(size=(30, 4)).astype(np.float32)
     keys = _keys(30)
     for start in range(0, 30, 5):
-        store.put("fp", SPEC, keys[start : start + 5], vectors[start : start + 5], [f"p{i}" for i in range(start, start + 5)])
+        store.put(
+            "fp",
+            SPEC,
+            keys[start : start + 5],
+            vectors[start : start + 5],
+            [f"p{i}" for i in range(start, start + 5)],
+        )
     # Two writers racing on one key leave it in two segments.
     with store.writer("fp", SPEC) as writer:
-        writer.put(keys[:1], vectors[:1], skip_stored=False)
+        writer.append(to_raw(keys[:1]), vectors[:1], [""], skip_stored=False)
     assert len(_segment_files(store)) == 7 and store.fingerprints()["fp"]["count"] == 31
     assert sum(len(keys) for keys, _, _ in store.rows("fp")) == 30  # each key once
     assert "7 segments -> 1 (30 rows)" in store.compact()
@@ -194,7 +201,7 @@ def test_compaction_merges_segments_and_drops_duplicates(tmp_path):
     fresh = FeatureStore(store.path)
     np.testing.assert_array_equal(fresh.get("fp", keys[::-1]), vectors[::-1])
     keys_out, _, paths_out = next(fresh.rows("fp"))
-    assert dict(zip(keys_out, paths_out)) == {k: f"p{i}" for i, k in enumerate(keys)}
+    assert dict(zip(keys_out, paths_out, strict=True)) == {k: f"p{i}" for i, k in enumerate(keys)}
 
 
 def test_many_small_segments_are_merged_automatically(tmp_path):
@@ -213,7 +220,9 @@ def _v1_store(path, keys, vectors) -> None:
         group.attrs.update(spec='{"arch": "test", "dim": 4}', count=len(keys))
         group["keys"] = np.array(keys, dtype="S64")
         group["vectors"] = vectors
-        group["paths"] = np.array([f"img{i}.jpg" for i in range(len(keys))], dtype=object).astype(h5py.string_dtype())
+        group["paths"] = np.array([f"img{i}.jpg" for i in range(len(keys))], dtype=object).astype(
+            h5py.string_dtype()
+        )
         failures = h5.create_group("failures")
         failures.attrs["count"] = 1
         failures["keys"] = np.array(_keys(1, "bad"), dtype="S64")
