@@ -12,6 +12,7 @@ from .export import choose_fingerprint, export_vectors
 from .extract import extract
 from .extractor import create_extractor
 from .files import Listing, list_images
+from .ray_engine import RayOptions, extract_ray, ray_session, require_ray, worker_precision
 from .store import FeatureStore
 from .store_v1 import convert_v1, is_v1_store
 
@@ -32,6 +33,16 @@ def build_parser(prog: str = "python -m features") -> argparse.ArgumentParser:
     ext.add_argument("--seed", type=int, default=0, help="init seed for --weights none")
     ext.add_argument("--resize", type=_positive, help="short side before cropping (default: the weights')")
     ext.add_argument("--crop", type=_positive, help="centre crop size (default: the weights')")
+    ext.add_argument(
+        "--engine",
+        default="local",
+        choices=("local", "ray"),
+        help="ray: on a Ray cluster (needs the [ray] extra)",
+    )
+    ext.add_argument(
+        "--address", help="--engine ray: a running cluster (auto, ray://HOST:10001); default: start one"
+    )
+    ext.add_argument("--actors", type=_positive, help="--engine ray: embedding actors (default: one per GPU)")
 
     info = commands.add_parser("info", help="fingerprints, segments, sizes and failures in a store")
     info.add_argument("store", type=Path)
@@ -61,31 +72,43 @@ def _positive(text: str) -> int:
 
 
 def run_extract(args: argparse.Namespace) -> int:
+    if args.engine == "ray":
+        require_ray()  # before a long scan: say at once what to install
     listing = list_images(args.images)
     _report_listing(listing)
     if not listing.images:
         raise FeaturesError(f"no image files in {[str(p) for p in args.images]}")
-    extractor = create_extractor(
-        args.arch,
-        args.weights,
-        args.device,
-        args.precision,
-        seed=args.seed,
-        resize=args.resize,
-        crop=args.crop,
-    )
-    print(f"extractor {extractor.fingerprint}: {extractor.spec}", file=sys.stderr)
-    report = extract(
-        listing.images,
-        FeatureStore(args.store),
-        extractor,
-        batch_size=args.batch_size,
-        num_workers=args.num_workers,
-    )
+    recipe = dict(seed=args.seed, resize=args.resize, crop=args.crop)
+    store = FeatureStore(args.store)
+    if args.engine == "ray":
+        options = RayOptions(args.address, args.actors)
+        with ray_session(args.address):
+            # The driver only names the vectors; the actors compute them, so `auto` is theirs.
+            precision = worker_precision(args.precision, args.device, options)
+            extractor = create_extractor(args.arch, args.weights, "cpu", precision, **recipe)
+            _announce(extractor)
+            report = extract_ray(
+                listing.images,
+                store,
+                extractor,
+                batch_size=args.batch_size,
+                device=args.device,
+                options=options,
+            )
+    else:
+        extractor = create_extractor(args.arch, args.weights, args.device, args.precision, **recipe)
+        _announce(extractor)
+        report = extract(
+            listing.images, store, extractor, batch_size=args.batch_size, num_workers=args.num_workers
+        )
     for failure in report.failures:
         print(f"FAILED {failure.path}: {failure.reason}", file=sys.stderr)
     print(f"{len(listing.images)} images: {report.summary()}")
     return 0
+
+
+def _announce(extractor) -> None:
+    print(f"extractor {extractor.fingerprint}: {extractor.spec}", file=sys.stderr)
 
 
 def _report_listing(listing: Listing) -> None:

@@ -57,28 +57,8 @@ def extract(
     Each distinct key is decoded at most once, and only when the store lacks it.
     """
     start = time.perf_counter()
-    paths = [str(p) for p in paths]
-    failures: list[Failure] = []
-    if keys is None:
-        keys = []
-        for path in paths:
-            try:
-                keys.append(sha256_file(path))
-            except OSError as exc:
-                keys.append("")
-                failures.append(Failure(path, f"cannot read file: {exc.strerror or exc}"))
-    keys = list(keys)
-    fingerprint = extractor.fingerprint
-    report = ExtractionReport(fingerprint, keys, failures=failures)
-
-    first_position: dict[str, int] = {}
-    for position, key in enumerate(keys):
-        if key:
-            first_position.setdefault(key, position)
-    unique = list(first_position)
-    present = store.contains(fingerprint, unique)
-    todo = [first_position[key] for key, have in zip(unique, present, strict=True) if not have]
-    report.reused = int(present.sum())
+    plan = plan_extraction(paths, store, extractor.fingerprint, keys)
+    paths, keys, todo, report = plan.paths, plan.keys, plan.todo, plan.report
 
     if todo:
         workers = default_num_workers(extractor.device) if num_workers is None else num_workers
@@ -92,7 +72,7 @@ def extract(
         )
         spec = extractor.spec
         bar = tqdm(total=len(todo), unit="img", desc="embedding", disable=not progress)
-        with bar, store.writer(fingerprint, spec) as writer:
+        with bar, store.writer(extractor.fingerprint, spec) as writer:
             for batch in loader:
                 for pos, reason in batch.failures:
                     path = paths[todo[pos]]
@@ -109,6 +89,44 @@ def extract(
         store.add_failures([f for f in report.failures if f.key])
     report.seconds = time.perf_counter() - start
     return report
+
+
+@dataclass
+class Plan:
+    """What an engine must compute: `todo` holds the position of each distinct key the store lacks."""
+
+    paths: list[str]
+    keys: list[str]
+    todo: list[int]
+    report: ExtractionReport  # reuse and unreadable files counted; engines add the rest
+
+
+def plan_extraction(
+    paths: Sequence[str | os.PathLike], store: FeatureStore, fingerprint: str, keys: Sequence[str] | None
+) -> Plan:
+    """Key every file (SHA-256 unless `keys` is given), and keep the first position of each
+    distinct key the store lacks: duplicates and stored images are never decoded."""
+    paths = [str(p) for p in paths]
+    failures: list[Failure] = []
+    if keys is None:
+        keys = []
+        for path in paths:
+            try:
+                keys.append(sha256_file(path))
+            except OSError as exc:
+                keys.append("")
+                failures.append(Failure(path, f"cannot read file: {exc.strerror or exc}"))
+    keys = list(keys)
+    report = ExtractionReport(fingerprint, keys, failures=failures)
+    first_position: dict[str, int] = {}
+    for position, key in enumerate(keys):
+        if key:
+            first_position.setdefault(key, position)
+    unique = list(first_position)
+    present = store.contains(fingerprint, unique)
+    report.reused = int(present.sum())
+    todo = [first_position[key] for key, have in zip(unique, present, strict=True) if not have]
+    return Plan(paths, keys, todo, report)
 
 
 class _Reindexed:

@@ -22,6 +22,9 @@ class Extractor:
     backbone: Backbone
     device: torch.device
     precision: str  # resolved: 'fp32' or 'bf16'
+    # create_extractor's arguments (precision resolved, device left out): what rebuilds this
+    # extractor in another process or on another machine; None when built by hand.
+    recipe: dict | None = None
 
     @property
     def spec(self) -> dict:
@@ -77,4 +80,12 @@ def create_extractor(
     torch_device = resolve_device(device)
     resolved = resolve_precision(precision, torch_device)
     backbone = create_backbone(arch, weights, seed=seed, resize=resize, crop=crop)
-    return Extractor(backbone, torch_device, resolved)
+    recipe = {
+        "arch": arch,
+        "weights": str(weights),
+        "seed": seed,
+        "resize": backbone.preprocessing.resize,
+        "crop": backbone.preprocessing.crop,
+        "precision": resolved,
+    }
+    return Extractor(backbone, torch_device, resolved, recipe)

@@ -101,7 +101,10 @@ class EmbedParams:
     device: str = spec("auto", choices=DEVICES)
     precision: str = spec("auto", choices=PRECISIONS)
     batch_size: int = spec(32, min=1)
-    num_workers: int | None = spec(None, min=0)
+    num_workers: int | None = spec(None, min=0)  # the local engine's decoder processes
+    engine: str = spec("local", choices=("local", "ray"))
+    address: str | None = None  # engine ray: a running cluster ("auto", "ray://HOST:10001"); null starts one
+    actors: int | None = spec(None, min=1)  # engine ray: embedding actors; null: one per GPU
 
 
 @dataclass(frozen=True)

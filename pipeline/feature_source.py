@@ -18,17 +18,8 @@ class FeatureSource:
     recipe: dict = field(default_factory=dict)  # arch, weights, seed, resize, crop, precision (resolved)
 
     @classmethod
-    def of(cls, extractor: Extractor, weights: str, seed: int) -> FeatureSource:
-        prep = extractor.backbone.preprocessing
-        recipe = {
-            "arch": extractor.backbone.arch,
-            "weights": weights,
-            "seed": seed,
-            "resize": prep.resize,
-            "crop": prep.crop,
-            "precision": extractor.precision,
-        }
-        return cls(extractor.fingerprint, extractor.spec, recipe)
+    def of(cls, extractor: Extractor) -> FeatureSource:
+        return cls(extractor.fingerprint, extractor.spec, dict(extractor.recipe or {}))
 
     def describe(self) -> str:
         spec = self.spec
@@ -47,7 +38,7 @@ class FeatureSource:
             )
         extractor = create_extractor(device=device, **self.recipe)
         if extractor.fingerprint != self.fingerprint:
-            again = FeatureSource.of(extractor, self.recipe["weights"], self.recipe["seed"])
+            again = FeatureSource.of(extractor)
             raise PipelineError(
                 f"the extractor rebuilt from {self.recipe} is {again.describe()}, not the "
                 f"{self.describe()} the head was trained on (a checkpoint file changed, or "

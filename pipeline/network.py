@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 from torch import nn
 
-from features import Extractor, FeatureStore, Preprocessing, create_extractor, extract
+from features import ExtractionReport, Extractor, FeatureStore, Preprocessing, create_extractor, extract
+from features.ray_engine import RayOptions, extract_ray, ray_session, worker_precision
 
 from .config import BackboneParams, EmbedParams
 from .exceptions import DataError
@@ -16,12 +19,12 @@ if TYPE_CHECKING:  # heads import this module; the stages that only embed need n
     from .heads.base import Head
 
 
-def make_extractor(backbone: BackboneParams, embed: EmbedParams) -> Extractor:
+def make_extractor(backbone: BackboneParams, embed: EmbedParams, device: str | None = None) -> Extractor:
     """The extractor the params describe; fails before any image is read if weights are missing."""
     return create_extractor(
         backbone.arch,
         backbone.weights,
-        embed.device,
+        device or embed.device,
         embed.precision,
         seed=backbone.seed,
         resize=backbone.resize,
@@ -29,22 +32,44 @@ def make_extractor(backbone: BackboneParams, embed: EmbedParams) -> Extractor:
     )
 
 
-def store_vectors(extractor: Extractor, paths: list[str], keys: list[str], embed: EmbedParams, stage: str):
-    """Every image's vector from the feature store, computing what it lacks; returns (vectors, report).
+def store_vectors(
+    backbone: BackboneParams, embed: EmbedParams, paths: list[str], keys: list[str], stage: str
+) -> tuple[Extractor, np.ndarray, ExtractionReport]:
+    """Every image's vector from the feature store, computing what it lacks with `embed.engine`.
 
     An image that cannot be decoded stops the stage with the list: it changed since it was scanned.
     """
     store = FeatureStore(embed.store)
-    report = extract(
-        paths, store, extractor, keys=keys, batch_size=embed.batch_size, num_workers=embed.num_workers
-    )
+    if embed.engine == "ray":
+        options = RayOptions(embed.address, embed.actors)
+        with ray_session(embed.address):
+            # The actors compute the vectors, so `precision: auto` is what their devices resolve.
+            precision = worker_precision(embed.precision, embed.device, options)
+            extractor = make_extractor(backbone, replace(embed, precision=precision), device="cpu")
+            _announce(stage, extractor, f"on Ray ({embed.device})")
+            report = extract_ray(
+                paths, store, extractor, keys, embed.batch_size, device=embed.device, options=options
+            )
+    else:
+        extractor = make_extractor(backbone, embed)
+        _announce(stage, extractor, f"on {extractor.device}")
+        report = extract(
+            paths, store, extractor, keys=keys, batch_size=embed.batch_size, num_workers=embed.num_workers
+        )
     if report.failures:
         listing = "\n".join(f"  {f.path}: {f.reason}" for f in report.failures)
         raise DataError(
             f"{stage}: {len(report.failures)} images could not be decoded:\n{listing}\n"
             "They changed after the scan; run `dvc repro prepare` to exclude them."
         )
-    return store.get(extractor.fingerprint, keys), report
+    return extractor, store.get(extractor.fingerprint, keys), report
+
+
+def _announce(stage: str, extractor: Extractor, where: str) -> None:
+    print(
+        f"{stage}: extractor {extractor.fingerprint} ({extractor.backbone.weights_id}, "
+        f"{extractor.precision} {where})"
+    )
 
 
 def pixel_model(head: Head, extractor: Extractor) -> tuple[nn.Module, Preprocessing] | None:

@@ -13,7 +13,7 @@ from ..config import BackboneParams, DataParams, EmbedParams
 from ..embeddings import Embeddings, save_embeddings
 from ..exceptions import DataError
 from ..feature_source import FeatureSource
-from ..network import make_extractor, store_vectors
+from ..network import store_vectors
 from ..params import Params
 from ..splits import read_splits
 
@@ -27,12 +27,7 @@ def run(
     keys = [r.sha256 for r in rows]
     _check_unchanged(paths, keys)
 
-    extractor = make_extractor(backbone, params)
-    print(
-        f"embed: extractor {extractor.fingerprint} ({extractor.backbone.weights_id}, "
-        f"{extractor.precision} on {extractor.device})"
-    )
-    vectors, report = store_vectors(extractor, paths, keys, params, "embed")
+    extractor, vectors, report = store_vectors(backbone, params, paths, keys, "embed")
     classes = sorted({r.label for r in rows})
     index = {name: i for i, name in enumerate(classes)}
     embeddings = Embeddings(
@@ -44,7 +39,7 @@ def run(
         classes=classes,
         fingerprint=extractor.fingerprint,
         spec=extractor.spec,
-        recipe=FeatureSource.of(extractor, backbone.weights, backbone.seed).recipe,
+        recipe=FeatureSource.of(extractor).recipe,
     )
     save_embeddings(out, embeddings)
     print(f"embed: {len(rows)} images -> {out}: {report.summary()}")

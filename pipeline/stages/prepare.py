@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..analysis.near_duplicates import near_duplicate_groups
 from ..config import BackboneParams, DataParams, EmbedParams, NearDuplicateParams
-from ..network import make_extractor, store_vectors
+from ..network import store_vectors
 from ..params import Params
 from ..scan import scan_folder
 from ..splits import SPLITS, Row, keep_groups_together, stratified_split, write_splits
@@ -54,9 +54,8 @@ def run(
 def _group_near_duplicates(
     scan, root: Path, assignment, near: NearDuplicateParams, backbone, embed
 ) -> list[str]:
-    extractor = make_extractor(backbone, embed)
     paths = [str(root / item.path) for item in scan.items]
-    vectors, _ = store_vectors(extractor, paths, [item.sha256 for item in scan.items], embed, "prepare")
+    _, vectors, _ = store_vectors(backbone, embed, paths, [item.sha256 for item in scan.items], "prepare")
     ids = near_duplicate_groups(vectors, near.threshold, near.components)
     assignment, moved = keep_groups_together(assignment, ids)
     print(

@@ -99,3 +99,16 @@ def test_prepare_keeps_near_duplicates_in_one_split(tmp_path, capsys):
     assert all(grouped[f"cats/{i:02d}.png"] == grouped[f"cats/copy_{i}.jpg"] for i in range(5))
     assert f"{apart} images moved" in capsys.readouterr().out
     assert sum(grouped[p] != plain[p] for p in plain) == apart
+
+
+def test_embed_on_ray_gives_the_local_engines_vectors(tmp_path, prepared, capsys):
+    pytest.importorskip("ray", reason="the [ray] extra is not installed")
+    data, splits, _ = prepared
+    backbone = BackboneParams(weights="none", resize=SMALL, crop=SMALL)
+    local = EmbedParams(store=str(tmp_path / "local"), device="cpu", precision="fp32", batch_size=4)
+    on_ray = EmbedParams(store=str(tmp_path / "ray"), precision="fp32", batch_size=4, engine="ray")
+    a = embed.run(data=data, backbone=backbone, params=local, splits_path=splits, out=tmp_path / "a.h5")
+    b = embed.run(data=data, backbone=backbone, params=on_ray, splits_path=splits, out=tmp_path / "b.h5")
+    assert "on Ray" in capsys.readouterr().out
+    assert b.fingerprint == a.fingerprint and b.recipe == a.recipe
+    np.testing.assert_allclose(b.vectors, a.vectors, rtol=1e-4, atol=1e-5)

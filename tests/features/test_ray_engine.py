@@ -1,0 +1,140 @@
+"""The Ray engine on a local Ray: the local engine's keys, failures and vectors; resume; a killed actor."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from features import ConfigError, FeaturesError, FeatureStore, create_extractor, extract
+from features.cli import main as cli_main
+from tests.conftest import make_folder, make_image
+
+ray = pytest.importorskip("ray", reason="the [ray] extra is not installed")
+from features.ray_engine import extract_ray, require_ray  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def tiny_extractor():
+    # resnet18 at 32 px: the real network path, at a cost the suite can pay many times.
+    return create_extractor("resnet18", "none", "cpu", "fp32", resize=32, crop=32)
+
+
+def _folder_with_trouble(root):
+    paths = make_folder(root, {"a": 6, "b": 6})
+    duplicate = root / "b" / "copy_of_a0.png"
+    duplicate.write_bytes(paths[0].read_bytes())
+    corrupt = root / "b" / "corrupt.png"
+    corrupt.write_bytes(paths[1].read_bytes()[:60])  # a truncated PNG
+    return sorted(root.rglob("*.png"))
+
+
+def test_same_keys_failures_and_vectors_as_the_local_engine(tmp_path, local_ray, tiny_extractor):
+    paths = _folder_with_trouble(tmp_path / "images")
+    local = extract(paths, FeatureStore(tmp_path / "local"), tiny_extractor, batch_size=3, progress=False)
+    store = FeatureStore(tmp_path / "ray")
+    on_ray = extract_ray(paths, store, tiny_extractor, batch_size=3, progress=False)
+    assert on_ray.keys == local.keys
+    assert (on_ray.computed, on_ray.reused) == (local.computed, local.reused) == (12, 0)
+    assert [(f.path, f.reason) for f in on_ray.failures] == [(f.path, f.reason) for f in local.failures]
+    assert [os.path.basename(f.path) for f in on_ray.failures] == ["corrupt.png"]
+    ok = local.ok_keys
+    np.testing.assert_allclose(
+        store.get(tiny_extractor.fingerprint, ok),
+        FeatureStore(tmp_path / "local").get(tiny_extractor.fingerprint, ok),
+        rtol=1e-4,
+        atol=1e-5,  # another thread count sums in another order
+    )
+    assert not store.contains(tiny_extractor.fingerprint, [f.key for f in on_ray.failures]).any()
+    assert [f.path for f in store.failures()] == [f.path for f in on_ray.failures]
+
+    again = extract_ray(paths, store, tiny_extractor, batch_size=3, progress=False)
+    assert (again.computed, again.reused) == (0, 12)
+
+
+def test_a_killed_actor_still_ends_with_every_vector(tmp_path, local_ray, tiny_extractor):
+    paths = [make_image(tmp_path / "images" / f"{i:03d}.png", seed=i) for i in range(240)]
+    store = FeatureStore(tmp_path / "s")
+    finished: dict = {}
+    run = threading.Thread(
+        target=lambda: finished.update(
+            report=extract_ray(paths, store, tiny_extractor, batch_size=1, progress=False)
+        )
+    )
+    run.start()
+    killed = _kill_an_embedding_actor(after_seconds=1.0)
+    assert run.is_alive(), "the run ended before the kill: give it more images"
+    run.join()
+    report = finished["report"]
+    assert killed and report.failures == []
+    assert store.contains(tiny_extractor.fingerprint, report.keys).all()
+    clean = extract(paths, FeatureStore(tmp_path / "clean"), tiny_extractor, progress=False)
+    np.testing.assert_allclose(
+        store.get(tiny_extractor.fingerprint, clean.keys),
+        FeatureStore(tmp_path / "clean").get(tiny_extractor.fingerprint, clean.keys),
+        rtol=1e-4,
+        atol=1e-5,  # another thread count sums in another order
+    )
+
+
+def _kill_an_embedding_actor(after_seconds: float) -> int:
+    """SIGKILL the first process running the embedding actor, once it has worked a while."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        pids = [pid for pid in _pids() if b"_Embedder" in _cmdline(pid)]
+        if pids:
+            time.sleep(after_seconds)
+            os.kill(pids[0], signal.SIGKILL)
+            return pids[0]
+        time.sleep(0.05)
+    raise AssertionError("no embedding actor started within 120 s")
+
+
+def _pids() -> list[int]:
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read()
+    except OSError:
+        return b""
+
+
+def test_an_actor_with_another_extractor_stops_the_run(tmp_path, local_ray, tiny_extractor):
+    path = make_image(tmp_path / "one.png", seed=1)
+    other = create_extractor("resnet18", "none", "cpu", "fp32", resize=32, crop=32)
+    other.recipe = {**other.recipe, "seed": 1}  # what a node with other weights would build
+    with pytest.raises(FeaturesError, match="a Ray actor could not start: a Ray actor built extractor"):
+        extract_ray([path], FeatureStore(tmp_path / "s"), other, progress=False)
+    assert FeatureStore(tmp_path / "s").fingerprints() == {}
+
+
+def test_cli_engine_ray(tmp_path, local_ray, capsys):
+    folder = tmp_path / "images"
+    make_folder(folder, {"a": 3})
+    args = ["extract", str(folder), "--store", str(tmp_path / "s"), "--arch", "resnet18", "--weights", "none"]
+    args += ["--resize", "32", "--crop", "32", "--engine", "ray", "--precision", "fp32"]
+    assert cli_main(args) == 0
+    assert "3 images: 3 computed, 0 reused, 0 failed" in capsys.readouterr().out
+
+
+def test_without_ray_the_engine_says_what_to_install(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if the extra were not installed
+    with pytest.raises(ConfigError, match=r'pip install -e "\.\[ray\]"'):
+        require_ray()
+    assert cli_main(["extract", str(tmp_path), "--store", str(tmp_path / "s"), "--engine", "ray"]) == 1
+    assert 'pip install -e ".[ray]"' in capsys.readouterr().err
