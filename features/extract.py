@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 
 from .extractor import Extractor
 from .failures import Failure
-from .hashing import sha256_file
+from .hash_cache import hash_files
 from .loader import ImageTransform, default_num_workers, make_loader
 from .store import FeatureStore
 
@@ -104,18 +104,14 @@ class Plan:
 def plan_extraction(
     paths: Sequence[str | os.PathLike], store: FeatureStore, fingerprint: str, keys: Sequence[str] | None
 ) -> Plan:
-    """Key every file (SHA-256 unless `keys` is given), and keep the first position of each
-    distinct key the store lacks: duplicates and stored images are never decoded."""
+    """Key every file (SHA-256 through the store's hash cache, unless `keys` is given), and keep
+    the first position of each distinct key the store lacks: duplicates and stored images are
+    never decoded."""
     paths = [str(p) for p in paths]
     failures: list[Failure] = []
     if keys is None:
-        keys = []
-        for path in paths:
-            try:
-                keys.append(sha256_file(path))
-            except OSError as exc:
-                keys.append("")
-                failures.append(Failure(path, f"cannot read file: {exc.strerror or exc}"))
+        keys, unreadable = hash_files(paths, store.hash_cache())
+        failures = [Failure(paths[i], reason) for i, reason in unreadable.items()]
     keys = list(keys)
     report = ExtractionReport(fingerprint, keys, failures=failures)
     first_position: dict[str, int] = {}

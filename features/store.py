@@ -29,6 +29,7 @@ import numpy as np
 
 from .exceptions import StoreError
 from .failures import Failure, read_failures, write_failures
+from .hash_cache import HashCache
 from .keys import merge, to_hex, to_raw
 from .locking import try_lock
 from .segment import OpenSegment, Segment, new_name, recover
@@ -129,6 +130,13 @@ class FeatureStore:
         ]
 
     # -- writing -------------------------------------------------------------------
+
+    def hash_cache(self) -> HashCache | None:
+        """The (path, size, mtime) -> SHA-256 cache kept beside the vectors (none for a version-1 file)."""
+        if self._v1:
+            return None
+        self._init()  # the cache file makes the directory, so it must be a store first
+        return HashCache(self.path / "hashes.sqlite")
 
     def writer(self, fingerprint: str, spec: dict) -> StoreWriter:
         """A writer of its own (use it as a context manager: leaving it publishes)."""

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from features import sha256_files
+from features import FeatureStore
+from features.hash_cache import HashCache, hash_files
 
 from ..config import BackboneParams, DataParams, EmbedParams
 from ..embeddings import Embeddings, save_embeddings
@@ -25,7 +26,7 @@ def run(
     root = Path(data.root).expanduser()
     paths = [str(root / r.path) for r in rows]
     keys = [r.sha256 for r in rows]
-    _check_unchanged(paths, keys)
+    _check_unchanged(paths, keys, FeatureStore(params.store).hash_cache())
 
     extractor, vectors, report = store_vectors(backbone, params, paths, keys, "embed")
     classes = sorted({r.label for r in rows})
@@ -46,12 +47,15 @@ def run(
     return embeddings
 
 
-def _check_unchanged(paths: list[str], keys: list[str]) -> None:
+def _check_unchanged(paths: list[str], keys: list[str], cache: HashCache | None) -> None:
     # A file edited after prepare would otherwise be paired with another image's vector.
-    try:
-        current = sha256_files(paths)
-    except OSError as exc:
-        raise DataError(f"an image listed by prepare is gone ({exc}); run `dvc repro`") from exc
+    current, unreadable = hash_files(paths, cache)
+    if unreadable:
+        position, reason = next(iter(unreadable.items()))
+        raise DataError(
+            f"{len(unreadable)} images listed by prepare cannot be read (e.g. {paths[position]}: "
+            f"{reason}); run `dvc repro`"
+        )
     changed = [p for p, old, new in zip(paths, keys, current, strict=True) if old != new]
     if changed:
         raise DataError(

@@ -1,0 +1,62 @@
+"""The hash cache: unchanged files are not read again, changed ones are, unreadable ones are named."""
+
+from __future__ import annotations
+
+import os
+
+from features import FeatureStore, extract, sha256_file
+from features import hash_cache as module
+from features.hash_cache import HashCache, hash_files
+from tests.conftest import make_image
+
+
+def _count_reads(monkeypatch) -> list[str]:
+    reads: list[str] = []
+
+    def counting(path):
+        reads.append(str(path))
+        return sha256_file(path)
+
+    monkeypatch.setattr(module, "sha256_file", counting)
+    return reads
+
+
+def test_unchanged_files_are_not_read_again(tmp_path, monkeypatch):
+    paths = [str(make_image(tmp_path / f"{i}.png", seed=i)) for i in range(5)]
+    cache = HashCache(tmp_path / "hashes.sqlite")
+    reads = _count_reads(monkeypatch)
+    first, errors = hash_files(paths, cache)
+    assert first == [sha256_file(p) for p in paths] and errors == {}
+    assert sorted(reads) == sorted(paths)
+    reads.clear()
+    again, _ = hash_files(paths, cache)
+    assert again == first and reads == []
+
+
+def test_a_changed_file_is_hashed_again(tmp_path, monkeypatch):
+    path = make_image(tmp_path / "a.png", seed=1)
+    cache = HashCache(tmp_path / "hashes.sqlite")
+    (before,), _ = hash_files([str(path)], cache)
+    stat = os.stat(path)
+    make_image(path, seed=2)  # same size, other pixels
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))
+    reads = _count_reads(monkeypatch)
+    (after,), _ = hash_files([str(path)], cache)
+    assert reads == [str(path)] and after == sha256_file(path) != before
+
+
+def test_unreadable_files_are_named_by_position(tmp_path):
+    good = str(make_image(tmp_path / "good.png", seed=1))
+    keys, errors = hash_files([good, str(tmp_path / "missing.png")], HashCache(tmp_path / "h.sqlite"))
+    assert keys[0] == sha256_file(good) and keys[1] == ""
+    assert list(errors) == [1] and "cannot read file" in errors[1]
+
+
+def test_extract_keeps_the_cache_beside_the_store(tmp_path, small_extractor, monkeypatch):
+    paths = [make_image(tmp_path / f"{i}.png", seed=i) for i in range(3)]
+    store = FeatureStore(tmp_path / "s")
+    extract(paths, store, small_extractor, progress=False)
+    assert (tmp_path / "s" / "hashes.sqlite").is_file()
+    reads = _count_reads(monkeypatch)
+    report = extract(paths, store, small_extractor, progress=False)
+    assert reads == [] and (report.computed, report.reused) == (0, 3)
