@@ -15,7 +15,7 @@ from .files import Listing, list_images
 from .hashing import derived_key, sha256_file, sha256_files
 from .images import is_image_file, read_image
 from .preprocess import Preprocessing
-from .store import FeatureStore, StoreWriter
+from .store import FeatureStore, StoredVectors, StoreWriter
 
 __all__ = [
     "Backbone",
@@ -30,6 +30,7 @@ __all__ = [
     "Preprocessing",
     "StoreError",
     "StoreWriter",
+    "StoredVectors",
     "WeightsUnavailableError",
     "create_backbone",
     "create_extractor",

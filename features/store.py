@@ -290,6 +290,28 @@ class FeatureStore:
         _write_atomic(meta_path, {"spec": spec, "dim": dim})
 
 
+class StoredVectors:
+    """The vectors of `keys`, read from the store a slice at a time: `view[a:b]` reads rows a
+    to b, `np.asarray(view)` reads them all. For writing many vectors out in bounded memory."""
+
+    def __init__(self, store: FeatureStore, fingerprint: str, keys: Sequence[str]):
+        self.store, self.fingerprint, self.keys = store, fingerprint, list(keys)
+        self.shape = (len(self.keys), store.fingerprints()[fingerprint]["dim"])
+        self.dtype = np.dtype(np.float32)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        if not isinstance(rows, slice):
+            raise TypeError(f"StoredVectors reads slices of rows, got {rows!r}")
+        return self.store.get(self.fingerprint, self.keys[rows])
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        vectors = self.store.get(self.fingerprint, self.keys)
+        return vectors if dtype is None else vectors.astype(dtype)
+
+
 class StoreWriter:
     """One writer: appends go to its own open segment, published when its vectors fill
     `max_bytes` or it is `max_seconds` old, and when the writer is closed."""

@@ -13,11 +13,12 @@ from .exceptions import DataError
 from .feature_source import FeatureSource
 
 _STR = h5py.string_dtype()
+BLOCK = 16_384  # rows of vectors written at a time: 128 MiB of 2048-d float32
 
 
 @dataclass
 class Embeddings:
-    vectors: np.ndarray  # (n, dim) float32
+    vectors: np.ndarray  # (n, dim) float32, or a StoredVectors view read a slice at a time
     labels: np.ndarray  # (n,) int, index into classes
     split: np.ndarray  # (n,) str: train / valid / test
     paths: np.ndarray  # (n,) str, relative to the data root
@@ -50,10 +51,14 @@ class Embeddings:
 
 
 def save_embeddings(path: Path, emb: Embeddings) -> None:
+    """Write `emb`, its vectors a block of rows at a time: with `emb.vectors` a `StoredVectors`
+    view, memory stays bounded however many images the task has."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with h5py.File(tmp, "w") as h5:
-        h5.create_dataset("vectors", data=emb.vectors.astype(np.float32))
+        vectors = h5.create_dataset("vectors", shape=emb.vectors.shape, dtype=np.float32)
+        for start in range(0, len(vectors), BLOCK):
+            vectors[start : start + BLOCK] = emb.vectors[start : start + BLOCK]
         h5.create_dataset("labels", data=emb.labels.astype(np.int64))
         for name in ("split", "paths", "keys"):
             h5.create_dataset(name, data=np.asarray(getattr(emb, name), dtype=object), dtype=_STR)

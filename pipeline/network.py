@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -34,8 +33,9 @@ def make_extractor(backbone: BackboneParams, embed: EmbedParams, device: str | N
 
 def store_vectors(
     backbone: BackboneParams, embed: EmbedParams, paths: list[str], keys: list[str], stage: str
-) -> tuple[Extractor, np.ndarray, ExtractionReport]:
-    """Every image's vector from the feature store, computing what it lacks with `embed.engine`.
+) -> tuple[Extractor, ExtractionReport]:
+    """Make sure the feature store holds every image's vector, computing what it lacks with
+    `embed.engine`; read them with `FeatureStore(embed.store).get(extractor.fingerprint, keys)`.
 
     An image that cannot be decoded stops the stage with the list: it changed since it was scanned.
     """
@@ -62,7 +62,7 @@ def store_vectors(
             f"{stage}: {len(report.failures)} images could not be decoded:\n{listing}\n"
             "They changed after the scan; run `dvc repro prepare` to exclude them."
         )
-    return extractor, store.get(extractor.fingerprint, keys), report
+    return extractor, report
 
 
 def _announce(stage: str, extractor: Extractor, where: str) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from features import FeatureStore
+from features import FeatureStore, StoredVectors
 from features.hash_cache import HashCache, hash_files
 
 from ..config import BackboneParams, DataParams, EmbedParams
@@ -26,13 +26,14 @@ def run(
     root = Path(data.root).expanduser()
     paths = [str(root / r.path) for r in rows]
     keys = [r.sha256 for r in rows]
-    _check_unchanged(paths, keys, FeatureStore(params.store).hash_cache())
+    store = FeatureStore(params.store)
+    _check_unchanged(paths, keys, store.hash_cache())
 
-    extractor, vectors, report = store_vectors(backbone, params, paths, keys, "embed")
+    extractor, report = store_vectors(backbone, params, paths, keys, "embed")
     classes = sorted({r.label for r in rows})
     index = {name: i for i, name in enumerate(classes)}
     embeddings = Embeddings(
-        vectors=vectors,
+        vectors=StoredVectors(store, extractor.fingerprint, keys),  # written a block at a time
         labels=np.array([index[r.label] for r in rows]),
         split=np.array([r.split for r in rows]),
         paths=np.array([r.path for r in rows]),

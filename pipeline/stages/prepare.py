@@ -11,6 +11,8 @@ import csv
 from collections import Counter
 from pathlib import Path
 
+from features import FeatureStore
+
 from ..analysis.near_duplicates import near_duplicate_groups
 from ..config import BackboneParams, DataParams, EmbedParams, NearDuplicateParams
 from ..network import store_vectors
@@ -55,7 +57,9 @@ def _group_near_duplicates(
     scan, root: Path, assignment, near: NearDuplicateParams, backbone, embed
 ) -> list[str]:
     paths = [str(root / item.path) for item in scan.items]
-    _, vectors, _ = store_vectors(backbone, embed, paths, [item.sha256 for item in scan.items], "prepare")
+    keys = [item.sha256 for item in scan.items]
+    extractor, _ = store_vectors(backbone, embed, paths, keys, "prepare")
+    vectors = FeatureStore(embed.store).get(extractor.fingerprint, keys)
     ids = near_duplicate_groups(vectors, near.threshold, near.components)
     assignment, moved = keep_groups_together(assignment, ids)
     print(

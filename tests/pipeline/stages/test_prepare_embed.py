@@ -107,8 +107,31 @@ def test_embed_on_ray_gives_the_local_engines_vectors(tmp_path, prepared, capsys
     backbone = BackboneParams(weights="none", resize=SMALL, crop=SMALL)
     local = EmbedParams(store=str(tmp_path / "local"), device="cpu", precision="fp32", batch_size=4)
     on_ray = EmbedParams(store=str(tmp_path / "ray"), precision="fp32", batch_size=4, engine="ray")
-    a = embed.run(data=data, backbone=backbone, params=local, splits_path=splits, out=tmp_path / "a.h5")
-    b = embed.run(data=data, backbone=backbone, params=on_ray, splits_path=splits, out=tmp_path / "b.h5")
+    embed.run(data=data, backbone=backbone, params=local, splits_path=splits, out=tmp_path / "a.h5")
+    embed.run(data=data, backbone=backbone, params=on_ray, splits_path=splits, out=tmp_path / "b.h5")
     assert "on Ray" in capsys.readouterr().out
+    a, b = load_embeddings(tmp_path / "a.h5"), load_embeddings(tmp_path / "b.h5")
     assert b.fingerprint == a.fingerprint and b.recipe == a.recipe
     np.testing.assert_allclose(b.vectors, a.vectors, rtol=1e-4, atol=1e-5)
+
+
+def test_embed_writes_the_vectors_a_block_at_a_time(tmp_path, prepared, monkeypatch):
+    from features import StoredVectors
+    from pipeline import embeddings as module
+
+    data, splits, _ = prepared
+    reads = []
+    original = StoredVectors.__getitem__
+    monkeypatch.setattr(
+        StoredVectors, "__getitem__", lambda self, rows: reads.append(original(self, rows)) or reads[-1]
+    )
+    monkeypatch.setattr(module, "BLOCK", 4)
+    backbone = BackboneParams(weights="none", resize=SMALL, crop=SMALL)
+    params = EmbedParams(store=str(tmp_path / "store"), device="cpu", precision="fp32")
+    embed.run(data=data, backbone=backbone, params=params, splits_path=splits, out=tmp_path / "e.h5")
+    assert [len(r) for r in reads] == [4, 4, 4, 3]
+    emb = load_embeddings(tmp_path / "e.h5")
+    np.testing.assert_array_equal(emb.vectors, np.concatenate(reads))
+    np.testing.assert_array_equal(
+        emb.vectors, FeatureStore(params.store).get(emb.fingerprint, list(emb.keys))
+    )
