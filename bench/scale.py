@@ -1,6 +1,7 @@
 """Benchmark: the feature store at scale, against the disk it sits on, from one run.
 
-    python bench/scale.py [--n 1000000] [--dim 2048] [--big-n 10000000] [--big-dim 16] [--dir DIR]
+    python bench/scale.py [--parts store,images] [--n 1000000] [--dim 2048] [--big-n 10000000]
+                          [--big-dim 16] [--images 10000,100000] [--dir DIR]
 
 1. The disk: a file of the size the put test writes, written sequentially and fsynced (MB/s).
 2. put: one writer storing `dim`-d float32 vectors in batches of 256, publish included
@@ -10,7 +11,14 @@
    `contains` of every stored key (target < 0.5 s at 1M), `get` of 10,000 random keys
    (target < 0.3 s), the index's memory, the segments and the size on disk. Lookup cost
    should grow about logarithmically from `n` to `big-n`.
-The image side (extraction at 10k to 1M synthetic images, local against Ray) is not here yet.
+4. Images (`--images`): N synthetic pictures made from their index (48 x 40 PNGs, 1,000 to
+   a folder), embedded by a tiny real network (resnet18, random init, 32-pixel crops, fp32,
+   batches of 256) so that the pipeline around the network is what is measured: each engine
+   in a fresh process, local then Ray (started on this machine, every core), images/s (flat
+   within 15% from the smallest N to the largest), the driver's peak memory, the store on
+   disk and its lookups, then a re-run over the same unchanged files (hashes from the cache,
+   nothing computed). Ray's overhead is its time over the local engine's (target <= 1.2x).
+   The 1M point is the store alone (part 3), for the disk and the hours it would take here.
 """
 
 from __future__ import annotations
@@ -110,13 +118,111 @@ def report_store(label: str, path: Path, n: int, seed: int) -> None:
     )
 
 
+def make_images(folder: Path, n: int) -> list[Path]:
+    """Image i is a function of i alone: a smooth random picture seeded by i."""
+    from PIL import Image
+
+    paths = []
+    for i in range(n):
+        path = folder / f"{i // 1000:04d}" / f"{i:07d}.png"
+        if i % 1000 == 0:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        coarse = np.random.default_rng(i).integers(0, 256, size=(4, 5, 3), dtype=np.uint8)
+        Image.fromarray(coarse).resize((48, 40), Image.BILINEAR).save(path, compress_level=1)
+        paths.append(path)
+    return paths
+
+
+def embed_images(folder: str, store: str, engine: str) -> dict:
+    """In a fresh process: embed every image under `folder` with one engine, as a user would."""
+    import resource
+
+    from features import create_extractor, extract, list_images
+    from features.ray_engine import extract_ray, ray_session
+
+    paths = list_images([Path(folder)]).images
+    extractor = create_extractor("resnet18", "none", "cpu", "fp32", resize=32, crop=32)
+    start = time.perf_counter()
+    if engine == "ray":
+        import ray
+
+        ray.init(include_dashboard=False, configure_logging=False, log_to_driver=False)
+        with ray_session():
+            report = extract_ray(paths, FeatureStore(store), extractor, batch_size=256, progress=False)
+        ray.shutdown()
+    else:
+        report = extract(paths, FeatureStore(store), extractor, batch_size=256, progress=False)
+    return {
+        "seconds": time.perf_counter() - start,
+        "computed": report.computed,
+        "reused": report.reused,
+        "failed": len(report.failures),
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "fingerprint": extractor.fingerprint,
+        "keys": report.keys[:: max(1, len(report.keys) // 10_000)],
+    }
+
+
+def in_fresh_process(*args: str) -> dict:
+    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
+    if out.returncode:
+        raise RuntimeError(f"bench child {args} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+def bench_images(base: Path, sizes: list[int]) -> None:
+    rates = {}
+    for n in sizes:
+        folder = base / f"images_{n}"
+        start = time.perf_counter()
+        make_images(folder, n)
+        print(f"\n{n:,} synthetic images made in {time.perf_counter() - start:.0f}s", flush=True)
+        seconds = {}
+        for engine in ("local", "ray"):
+            store = base / f"store_{engine}_{n}"
+            run = in_fresh_process("_embed", str(folder), str(store), engine)
+            again = in_fresh_process("_embed", str(folder), str(store), engine)
+            seconds[engine] = run["seconds"]
+            rates[(engine, n)] = run["computed"] / run["seconds"]
+            picks = run["keys"]
+            t0 = time.perf_counter()
+            fs = FeatureStore(store)
+            fs.contains(run["fingerprint"], picks)
+            vectors = fs.get(run["fingerprint"], picks)
+            lookups = time.perf_counter() - t0
+            size = sum(s.bytes for s in fs.segments())
+            print(
+                f"{engine:5s} N={n:,}: {run['computed']:,} computed in {run['seconds']:.1f}s = "
+                f"{rates[(engine, n)]:,.0f} img/s | driver peak {run['peak_mb']:,.0f} MB | store "
+                f"{size / 1e6:,.0f} MB, {len(fs.segments())} segments | open + contains + get of "
+                f"{len(vectors):,} keys {lookups:.2f}s | re-run: {again['computed']} computed, "
+                f"{again['reused']:,} reused in {again['seconds']:.1f}s",
+                flush=True,
+            )
+            shutil.rmtree(store)
+        print(f"Ray / local time at N={n:,}: {seconds['ray'] / seconds['local']:.2f}x (target <= 1.2x)")
+        shutil.rmtree(folder)
+    for engine in ("local", "ray"):
+        values = [rates[(engine, n)] for n in sizes]
+        print(
+            f"{engine}: img/s from N={sizes[0]:,} to N={sizes[-1]:,}: "
+            + " -> ".join(f"{v:,.0f}" for v in values)
+            + f" (largest / smallest {values[-1] / values[0]:.2f}; flat within 15%: 0.85-1.15)"
+        )
+
+
 def main() -> None:
     if sys.argv[1:2] == ["_lookup"]:
         print(json.dumps(lookup(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))))
         return
+    if sys.argv[1:2] == ["_embed"]:
+        print(json.dumps(embed_images(*sys.argv[2:5])))
+        return
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--parts", default="store,images", help="store, images, or both")
+    parser.add_argument("--images", default="10000,100000", help="synthetic image counts, smallest first")
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--dim", type=int, default=2048)
     parser.add_argument("--big-n", type=int, default=10_000_000)
@@ -127,32 +233,40 @@ def main() -> None:
     )
     args = parser.parse_args()
     base = Path(tempfile.mkdtemp(dir=args.dir))
+    parts = args.parts.split(",")
     try:
-        nbytes = args.put_n * args.dim * 4
-        disk = disk_mb_per_s(base, nbytes)
-        seconds = fill(FeatureStore(base / "put"), args.put_n, args.dim, seed=7, batch=256)
-        rate = args.put_n / seconds
-        mb = nbytes / seconds / 1e6
-        print(
-            f"put: {rate:,.0f} vectors/s ({args.dim}-d float32, batches of 256, publish included) = "
-            f"{mb:,.0f} MB/s | disk sequential write + fsync {disk:,.0f} MB/s "
-            f"({disk * 1e6 / (4 * args.dim):,.0f} vectors/s) | ratio {mb / disk:.2f}x (target >= 0.7x)",
-            flush=True,
-        )
-        shutil.rmtree(base / "put")
-        for label, n, dim, seed in (
-            ("store of n", args.n, args.dim, 1),
-            ("store of big-n", args.big_n, args.big_dim, 2),
-        ):
-            path = base / label.replace(" ", "_")
-            seconds = fill(FeatureStore(path), n, dim, seed=seed, batch=65_536)
-            print(f"built {n:,} x {dim}-d in {seconds:.0f}s", flush=True)
-            report_store(f"{n:,} x {dim}-d", path, n, seed)
-            print(f"  compact: {FeatureStore(path).compact()}", flush=True)
-            report_store(f"{n:,} x {dim}-d, compacted", path, n, seed)
-            shutil.rmtree(path)
+        if "store" in parts:
+            bench_store(base, args)
+        if "images" in parts:
+            bench_images(base, [int(n) for n in args.images.split(",")])
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def bench_store(base: Path, args: argparse.Namespace) -> None:
+    nbytes = args.put_n * args.dim * 4
+    disk = disk_mb_per_s(base, nbytes)
+    seconds = fill(FeatureStore(base / "put"), args.put_n, args.dim, seed=7, batch=256)
+    rate = args.put_n / seconds
+    mb = nbytes / seconds / 1e6
+    print(
+        f"put: {rate:,.0f} vectors/s ({args.dim}-d float32, batches of 256, publish included) = "
+        f"{mb:,.0f} MB/s | disk sequential write + fsync {disk:,.0f} MB/s "
+        f"({disk * 1e6 / (4 * args.dim):,.0f} vectors/s) | ratio {mb / disk:.2f}x (target >= 0.7x)",
+        flush=True,
+    )
+    shutil.rmtree(base / "put")
+    for label, n, dim, seed in (
+        ("store of n", args.n, args.dim, 1),
+        ("store of big-n", args.big_n, args.big_dim, 2),
+    ):
+        path = base / label.replace(" ", "_")
+        seconds = fill(FeatureStore(path), n, dim, seed=seed, batch=65_536)
+        print(f"built {n:,} x {dim}-d in {seconds:.0f}s", flush=True)
+        report_store(f"{n:,} x {dim}-d", path, n, seed)
+        print(f"  compact: {FeatureStore(path).compact()}", flush=True)
+        report_store(f"{n:,} x {dim}-d, compacted", path, n, seed)
+        shutil.rmtree(path)
 
 
 if __name__ == "__main__":
