@@ -138,18 +138,13 @@ def embed_images(folder: str, store: str, engine: str) -> dict:
     import resource
 
     from features import create_extractor, extract, list_images
-    from features.ray_engine import extract_ray, ray_session
+    from features.ray_engine import extract_ray
 
     paths = list_images([Path(folder)]).images
     extractor = create_extractor("resnet18", "none", "cpu", "fp32", resize=32, crop=32)
     start = time.perf_counter()
-    if engine == "ray":
-        import ray
-
-        ray.init(include_dashboard=False, configure_logging=False, log_to_driver=False)
-        with ray_session():
-            report = extract_ray(paths, FeatureStore(store), extractor, batch_size=256, progress=False)
-        ray.shutdown()
+    if engine == "ray":  # Ray starts on this machine, every core, only when something is missing
+        report = extract_ray(paths, FeatureStore(store), extractor, batch_size=256, progress=False)
     else:
         report = extract(paths, FeatureStore(store), extractor, batch_size=256, progress=False)
     return {

@@ -12,7 +12,7 @@ from .export import choose_fingerprint, export_vectors
 from .extract import extract
 from .extractor import create_extractor
 from .files import Listing, list_images
-from .ray_engine import RayOptions, extract_ray, ray_session, require_ray, worker_precision
+from .ray_engine import RayOptions, extract_ray, require_ray, worker_precision
 from .store import FeatureStore
 from .store_v1 import convert_v1, is_v1_store
 
@@ -82,19 +82,13 @@ def run_extract(args: argparse.Namespace) -> int:
     store = FeatureStore(args.store)
     if args.engine == "ray":
         options = RayOptions(args.address, args.actors)
-        with ray_session(args.address):
-            # The driver only names the vectors; the actors compute them, so `auto` is theirs.
-            precision = worker_precision(args.precision, args.device, options)
-            extractor = create_extractor(args.arch, args.weights, "cpu", precision, **recipe)
-            _announce(extractor)
-            report = extract_ray(
-                listing.images,
-                store,
-                extractor,
-                batch_size=args.batch_size,
-                device=args.device,
-                options=options,
-            )
+        # The driver only names the vectors; the actors compute them, so `auto` is theirs.
+        precision = worker_precision(args.precision, args.device, options)
+        extractor = create_extractor(args.arch, args.weights, "cpu", precision, **recipe)
+        _announce(extractor)
+        report = extract_ray(
+            listing.images, store, extractor, batch_size=args.batch_size, device=args.device, options=options
+        )
     else:
         extractor = create_extractor(args.arch, args.weights, args.device, args.precision, **recipe)
         _announce(extractor)

@@ -23,7 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .exceptions import ConfigError, FeaturesError, ImageReadError, StoreError
-from .extract import ExtractionReport, plan_extraction
+from .extract import ExtractionReport, Plan, plan_extraction
 from .extractor import Extractor, create_extractor
 from .failures import Failure
 from .images import read_image
@@ -73,15 +73,19 @@ def ray_session(address: str | None = None) -> Iterator[None]:
 
 def worker_precision(precision: str, device: str, options: RayOptions) -> str:
     """`precision` as an actor resolves it on its own device: `auto` means bf16 on the
-    workers' GPUs even when the driver's CPU lacks it, and the fingerprint must say so."""
+    workers' GPUs even when the driver's CPU lacks it, and the fingerprint must say so.
+    Only `auto` asks the cluster (and so starts or reaches Ray)."""
+    if precision != "auto":
+        return resolve_precision(precision, torch.device("cpu"))  # checks the value
     ray = require_ray()
-    gpus = _gpus_per_actor(options)
+    with ray_session(options.address):
+        gpus = _gpus_per_actor(options)
 
-    @ray.remote(num_cpus=0 if gpus else 1, num_gpus=gpus)
-    def resolve() -> str:
-        return resolve_precision(precision, resolve_device(device))
+        @ray.remote(num_cpus=0 if gpus else 1, num_gpus=gpus)
+        def resolve() -> str:
+            return resolve_precision(precision, resolve_device(device))
 
-    return ray.get(resolve.remote())
+        return ray.get(resolve.remote())
 
 
 def extract_ray(
@@ -98,7 +102,8 @@ def extract_ray(
 
     `extractor` is the driver's: its fingerprint and recipe. Each actor rebuilds it from the
     recipe on `device` and stops if its fingerprint differs (other weights on that node, or a
-    precision its GPU resolves differently). Call inside `ray_session`.
+    precision its GPU resolves differently). Ray is reached (`ray_session(options.address)`)
+    only when the store lacks something, so a re-run with nothing to do never starts it.
     """
     ray = require_ray()
     if extractor.recipe is None:
@@ -109,58 +114,74 @@ def extract_ray(
     plan = plan_extraction(paths, store, extractor.fingerprint, keys)
     report = plan.report
     if plan.todo:
-        gpus = _gpus_per_actor(options)
-        actors = options.actors or _default_actors(gpus)
-        context = ray.data.DataContext.get_current()
-        context.enable_progress_bars = False  # the driver's bar below counts images
-        items = [{"position": i, "path": plan.paths[i]} for i in plan.todo]
-        # Without a GPU, Ray fuses decoding into the actor (inline, as the local engine decodes
-        # on a CPU); an actor that holds a GPU gets its images decoded by CPU tasks.
-        blocks = max(1, min(math.ceil(len(items) / (4 * batch_size)), 10_000))
-        vectors = (
-            ray.data.from_items(items, override_num_blocks=blocks)
-            .map_batches(
-                _decode,
-                fn_kwargs={"preprocessing": extractor.backbone.preprocessing},
-                batch_size=batch_size,
-                batch_format="numpy",
-                num_cpus=1,
-            )
-            .map_batches(
-                _Embedder,
-                fn_constructor_kwargs={
-                    "recipe": extractor.recipe,
-                    "device": device,
-                    "fingerprint": extractor.fingerprint,
-                    "all_cores": not gpus,
-                },
-                batch_size=batch_size,
-                batch_format="numpy",
-                compute=ray.data.ActorPoolStrategy(size=actors),
-                num_gpus=gpus,
-                num_cpus=1,
-            )
-        )
-        desc = f"embedding on {actors} Ray actor(s)"
-        bar = tqdm(total=len(items), unit="img", desc=desc, disable=not progress)
-        with bar, store.writer(extractor.fingerprint, extractor.spec) as writer, _actor_errors(ray):
-            for batch in vectors.iter_batches(batch_size=None, batch_format="numpy"):
-                ok = batch["error"] == ""
-                positions = batch["position"]
-                for position, reason in zip(positions[~ok], batch["error"][~ok], strict=True):
-                    report.failures.append(Failure(plan.paths[position], str(reason), plan.keys[position]))
-                if ok.any():
-                    writer.put(
-                        [plan.keys[p] for p in positions[ok]],
-                        batch["vector"][ok],
-                        [plan.paths[p] for p in positions[ok]],
-                    )
-                    report.computed += int(ok.sum())
-                bar.update(len(positions))
-                bar.set_postfix(reused=report.reused, computed=report.computed, failed=len(report.failures))
+        with ray_session(options.address):
+            _embed_on_ray(ray, plan, store, extractor, batch_size, device, options, progress)
         store.add_failures([f for f in report.failures if f.key])
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _embed_on_ray(
+    ray,
+    plan: Plan,
+    store: FeatureStore,
+    extractor: Extractor,
+    batch_size: int,
+    device: str,
+    options: RayOptions,
+    progress: bool,
+) -> None:
+    """Decode and embed `plan.todo` on the cluster; write the vectors, record the failures."""
+    report = plan.report
+    gpus = _gpus_per_actor(options)
+    actors = options.actors or _default_actors(gpus)
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False  # the driver's bar below counts images
+    items = [{"position": i, "path": plan.paths[i]} for i in plan.todo]
+    # Without a GPU, Ray fuses decoding into the actor (inline, as the local engine decodes
+    # on a CPU); an actor that holds a GPU gets its images decoded by CPU tasks.
+    blocks = max(1, min(math.ceil(len(items) / (4 * batch_size)), 10_000))
+    vectors = (
+        ray.data.from_items(items, override_num_blocks=blocks)
+        .map_batches(
+            _decode,
+            fn_kwargs={"preprocessing": extractor.backbone.preprocessing},
+            batch_size=batch_size,
+            batch_format="numpy",
+            num_cpus=1,
+        )
+        .map_batches(
+            _Embedder,
+            fn_constructor_kwargs={
+                "recipe": extractor.recipe,
+                "device": device,
+                "fingerprint": extractor.fingerprint,
+                "all_cores": not gpus,
+            },
+            batch_size=batch_size,
+            batch_format="numpy",
+            compute=ray.data.ActorPoolStrategy(size=actors),
+            num_gpus=gpus,
+            num_cpus=1,
+        )
+    )
+    desc = f"embedding on {actors} Ray actor(s)"
+    bar = tqdm(total=len(items), unit="img", desc=desc, disable=not progress)
+    with bar, store.writer(extractor.fingerprint, extractor.spec) as writer, _actor_errors(ray):
+        for batch in vectors.iter_batches(batch_size=None, batch_format="numpy"):
+            ok = batch["error"] == ""
+            positions = batch["position"]
+            for position, reason in zip(positions[~ok], batch["error"][~ok], strict=True):
+                report.failures.append(Failure(plan.paths[position], str(reason), plan.keys[position]))
+            if ok.any():
+                writer.put(
+                    [plan.keys[p] for p in positions[ok]],
+                    batch["vector"][ok],
+                    [plan.paths[p] for p in positions[ok]],
+                )
+                report.computed += int(ok.sum())
+            bar.update(len(positions))
+            bar.set_postfix(reused=report.reused, computed=report.computed, failed=len(report.failures))
 
 
 def _decode(batch: dict[str, np.ndarray], preprocessing: Preprocessing) -> dict[str, np.ndarray]:

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from features import ExtractionReport, Extractor, FeatureStore, Preprocessing, create_extractor, extract
-from features.ray_engine import RayOptions, extract_ray, ray_session, worker_precision
+from features.ray_engine import RayOptions, extract_ray, worker_precision
 
 from .config import BackboneParams, EmbedParams
 from .exceptions import DataError
@@ -42,14 +42,13 @@ def store_vectors(
     store = FeatureStore(embed.store)
     if embed.engine == "ray":
         options = RayOptions(embed.address, embed.actors)
-        with ray_session(embed.address):
-            # The actors compute the vectors, so `precision: auto` is what their devices resolve.
-            precision = worker_precision(embed.precision, embed.device, options)
-            extractor = make_extractor(backbone, replace(embed, precision=precision), device="cpu")
-            _announce(stage, extractor, f"on Ray ({embed.device})")
-            report = extract_ray(
-                paths, store, extractor, keys, embed.batch_size, device=embed.device, options=options
-            )
+        # The actors compute the vectors, so `precision: auto` is what their devices resolve.
+        precision = worker_precision(embed.precision, embed.device, options)
+        extractor = make_extractor(backbone, replace(embed, precision=precision), device="cpu")
+        _announce(stage, extractor, f"on Ray ({embed.device})")
+        report = extract_ray(
+            paths, store, extractor, keys, embed.batch_size, device=embed.device, options=options
+        )
     else:
         extractor = make_extractor(backbone, embed)
         _announce(stage, extractor, f"on {extractor.device}")

@@ -101,8 +101,8 @@ def test_prepare_keeps_near_duplicates_in_one_split(tmp_path, capsys):
     assert sum(grouped[p] != plain[p] for p in plain) == apart
 
 
-def test_embed_on_ray_gives_the_local_engines_vectors(tmp_path, prepared, capsys):
-    pytest.importorskip("ray", reason="the [ray] extra is not installed")
+def test_embed_on_ray_gives_the_local_engines_vectors(tmp_path, prepared, capsys, monkeypatch):
+    ray = pytest.importorskip("ray", reason="the [ray] extra is not installed")
     data, splits, _ = prepared
     backbone = BackboneParams(weights="none", resize=SMALL, crop=SMALL)
     local = EmbedParams(store=str(tmp_path / "local"), device="cpu", precision="fp32", batch_size=4)
@@ -113,6 +113,13 @@ def test_embed_on_ray_gives_the_local_engines_vectors(tmp_path, prepared, capsys
     a, b = load_embeddings(tmp_path / "a.h5"), load_embeddings(tmp_path / "b.h5")
     assert b.fingerprint == a.fingerprint and b.recipe == a.recipe
     np.testing.assert_allclose(b.vectors, a.vectors, rtol=1e-4, atol=1e-5)
+
+    def no_ray(*args, **kwargs):
+        raise AssertionError("Ray started with nothing to compute")
+
+    monkeypatch.setattr(ray, "init", no_ray)  # precision given: the re-run plans without Ray
+    embed.run(data=data, backbone=backbone, params=on_ray, splits_path=splits, out=tmp_path / "b.h5")
+    assert "0 computed, 15 reused" in capsys.readouterr().out
 
 
 def test_embed_writes_the_vectors_a_block_at_a_time(tmp_path, prepared, monkeypatch):
