@@ -11,7 +11,6 @@ the weights at the same paths. Ray is an optional extra: `pip install -e ".[ray]
 from __future__ import annotations
 
 import contextlib
-import logging
 import math
 import os
 import time
@@ -30,8 +29,6 @@ from .images import read_image
 from .preprocess import Preprocessing
 from .runtime import resolve_device, resolve_precision
 from .store import FeatureStore
-
-log = logging.getLogger(__name__)
 
 INSTALL = 'the Ray engine needs Ray: pip install -e ".[ray]" (or pip install "ray[data]")'
 
