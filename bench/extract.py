@@ -19,7 +19,8 @@ from pathlib import Path
 
 import torch
 
-from features import FeatureStore, create_extractor, derived_key, extract, read_image, sha256_files
+from features import FeatureStore, create_extractor, derived_key, extract, read_image
+from features.hash_cache import hash_files
 from features.loader import default_num_workers
 from features.runtime import supports_bf16
 from pipeline.analysis.corruptions import Corruption
@@ -45,7 +46,7 @@ def full_extraction(
         kwargs = {"batch_size": batch_size, "num_workers": workers, "progress": False}
         if corruption is not None:
             kind, severity = corruption.split("@")
-            transform = Corruption(kind, int(severity), sha256_files(chunk))
+            transform = Corruption(kind, int(severity), hash_files(chunk)[0])
             kwargs |= {"transform": transform, "keys": [derived_key(k, corruption) for k in transform.keys]}
         return extract(chunk, store, extractor, **kwargs)
 

@@ -12,7 +12,7 @@ from .extract import ExtractionReport, extract
 from .extractor import Extractor, create_extractor
 from .failures import Failure
 from .files import Listing, list_images
-from .hashing import derived_key, sha256_file, sha256_files
+from .hashing import derived_key, sha256_file
 from .images import is_image_file, read_image
 from .preprocess import Preprocessing
 from .store import FeatureStore, StoredVectors, StoreWriter
@@ -40,6 +40,5 @@ __all__ = [
     "list_images",
     "read_image",
     "sha256_file",
-    "sha256_files",
     "supported_archs",
 ]

@@ -12,7 +12,7 @@ from .export import choose_fingerprint, export_vectors
 from .extract import extract
 from .extractor import create_extractor
 from .files import Listing, list_images
-from .ray_engine import RayOptions, extract_ray, require_ray, worker_precision
+from .ray_engine import RayOptions, driver_extractor, extract_ray, require_ray
 from .store import FeatureStore
 from .store_v1 import convert_v1, is_v1_store
 
@@ -78,19 +78,19 @@ def run_extract(args: argparse.Namespace) -> int:
     _report_listing(listing)
     if not listing.images:
         raise FeaturesError(f"no image files in {[str(p) for p in args.images]}")
-    recipe = dict(seed=args.seed, resize=args.resize, crop=args.crop)
+    create_args = dict(
+        arch=args.arch, weights=args.weights, seed=args.seed, resize=args.resize, crop=args.crop
+    )
     store = FeatureStore(args.store)
     if args.engine == "ray":
         options = RayOptions(args.address, args.actors)
-        # The driver only names the vectors; the actors compute them, so `auto` is theirs.
-        precision = worker_precision(args.precision, args.device, options)
-        extractor = create_extractor(args.arch, args.weights, "cpu", precision, **recipe)
+        extractor = driver_extractor(args.device, args.precision, options, **create_args)
         _announce(extractor)
         report = extract_ray(
             listing.images, store, extractor, batch_size=args.batch_size, device=args.device, options=options
         )
     else:
-        extractor = create_extractor(args.arch, args.weights, args.device, args.precision, **recipe)
+        extractor = create_extractor(device=args.device, precision=args.precision, **create_args)
         _announce(extractor)
         report = extract(
             listing.images, store, extractor, batch_size=args.batch_size, num_workers=args.num_workers

@@ -58,34 +58,29 @@ def extract(
     """
     start = time.perf_counter()
     plan = plan_extraction(paths, store, extractor.fingerprint, keys)
-    paths, keys, todo, report = plan.paths, plan.keys, plan.todo, plan.report
+    todo, report = plan.todo, plan.report
 
     if todo:
         workers = default_num_workers(extractor.device) if num_workers is None else num_workers
         loader = make_loader(
-            [paths[i] for i in todo],
+            [plan.paths[i] for i in todo],
             extractor.backbone.preprocessing,
             batch_size,
             workers,
             pin_memory=extractor.device.type == "cuda",
             transform=_Reindexed(transform, todo) if transform else None,
         )
-        spec = extractor.spec
         bar = tqdm(total=len(todo), unit="img", desc="embedding", disable=not progress)
-        with bar, store.writer(extractor.fingerprint, spec) as writer:
+        with bar, store.writer(extractor.fingerprint, extractor.spec) as writer:
             for batch in loader:
-                for pos, reason in batch.failures:
-                    path = paths[todo[pos]]
-                    report.failures.append(Failure(path, reason, keys[todo[pos]]))
-                if batch.positions:
-                    vectors = extractor(batch.images)
-                    batch_keys = [keys[todo[pos]] for pos in batch.positions]
-                    # a transformed image's vector is not that file's, so it gets no path
-                    batch_paths = None if transform else [paths[todo[pos]] for pos in batch.positions]
-                    writer.put(batch_keys, vectors, batch_paths)
-                    report.computed += len(batch_keys)
-                bar.update(len(batch.positions) + len(batch.failures))
-                bar.set_postfix(reused=report.reused, computed=report.computed, failed=len(report.failures))
+                plan.record(
+                    writer,
+                    bar,
+                    [todo[pos] for pos in batch.positions],
+                    extractor(batch.images) if batch.positions else None,
+                    [(todo[pos], reason) for pos, reason in batch.failures],
+                    with_paths=transform is None,  # a transformed image's vector is not that file's
+                )
         store.add_failures([f for f in report.failures if f.key])
     report.seconds = time.perf_counter() - start
     return report
@@ -99,6 +94,19 @@ class Plan:
     keys: list[str]
     todo: list[int]
     report: ExtractionReport  # reuse and unreadable files counted; engines add the rest
+
+    def record(self, writer, bar, done: list[int], vectors, failed: list[tuple[int, str]], with_paths=True):
+        """One batch, whichever engine made it: the vectors of positions `done` into the store,
+        the (position, reason) of images that did not decode into the report, progress shown."""
+        report = self.report
+        for position, reason in failed:
+            report.failures.append(Failure(self.paths[position], str(reason), self.keys[position]))
+        if done:
+            paths = [self.paths[p] for p in done] if with_paths else None
+            writer.put([self.keys[p] for p in done], vectors, paths)
+            report.computed += len(done)
+        bar.update(len(done) + len(failed))
+        bar.set_postfix(reused=report.reused, computed=report.computed, failed=len(report.failures))
 
 
 def plan_extraction(

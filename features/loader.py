@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -14,6 +13,7 @@ from torchvision.transforms import functional as TF
 from .exceptions import ImageReadError
 from .images import read_image
 from .preprocess import Preprocessing
+from .runtime import usable_cores
 
 # A picklable callable applied to the decoded RGB image before preprocessing (used for
 # corruptions); it receives the image and the item's position in the request.
@@ -77,8 +77,7 @@ def default_num_workers(device: torch.device) -> int:
     ResNet-50, and a decoder process preempts the network's OpenMP threads, whose
     barriers then stall: below 4 cores decoding inline is as fast (bench/extract.py).
     """
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    cores = cores or 1
+    cores = usable_cores()
     if device.type == "cuda":
         return min(8, cores)
     return cores // 4

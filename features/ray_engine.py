@@ -24,10 +24,9 @@ from tqdm.auto import tqdm
 from .exceptions import ConfigError, FeaturesError, ImageReadError, StoreError
 from .extract import ExtractionReport, Plan, plan_extraction
 from .extractor import Extractor, create_extractor
-from .failures import Failure
 from .images import read_image
 from .preprocess import Preprocessing
-from .runtime import resolve_device, resolve_precision
+from .runtime import resolve_device, resolve_precision, usable_cores
 from .store import FeatureStore
 
 INSTALL = 'the Ray engine needs Ray: pip install -e ".[ray]" (or pip install "ray[data]")'
@@ -85,6 +84,14 @@ def worker_precision(precision: str, device: str, options: RayOptions) -> str:
         return ray.get(resolve.remote())
 
 
+def driver_extractor(device: str, precision: str, options: RayOptions, **create_args) -> Extractor:
+    """The driver's extractor: on its CPU (it only names the vectors), at the precision the
+    actors will resolve (`worker_precision`); `create_args` go to `create_extractor`."""
+    return create_extractor(
+        device="cpu", precision=worker_precision(precision, device, options), **create_args
+    )
+
+
 def extract_ray(
     paths: Sequence[str | os.PathLike],
     store: FeatureStore,
@@ -129,7 +136,6 @@ def _embed_on_ray(
     progress: bool,
 ) -> None:
     """Decode and embed `plan.todo` on the cluster; write the vectors, record the failures."""
-    report = plan.report
     gpus = _gpus_per_actor(options)
     actors = options.actors or _default_actors(gpus)
     context = ray.data.DataContext.get_current()
@@ -166,19 +172,9 @@ def _embed_on_ray(
     bar = tqdm(total=len(items), unit="img", desc=desc, disable=not progress)
     with bar, store.writer(extractor.fingerprint, extractor.spec) as writer, _actor_errors(ray):
         for batch in vectors.iter_batches(batch_size=None, batch_format="numpy"):
-            ok = batch["error"] == ""
-            positions = batch["position"]
-            for position, reason in zip(positions[~ok], batch["error"][~ok], strict=True):
-                report.failures.append(Failure(plan.paths[position], str(reason), plan.keys[position]))
-            if ok.any():
-                writer.put(
-                    [plan.keys[p] for p in positions[ok]],
-                    batch["vector"][ok],
-                    [plan.paths[p] for p in positions[ok]],
-                )
-                report.computed += int(ok.sum())
-            bar.update(len(positions))
-            bar.set_postfix(reused=report.reused, computed=report.computed, failed=len(report.failures))
+            ok, positions = batch["error"] == "", batch["position"]
+            failed = list(zip(positions[~ok].tolist(), batch["error"][~ok], strict=True))
+            plan.record(writer, bar, positions[ok].tolist(), batch["vector"][ok], failed)
 
 
 def _decode(batch: dict[str, np.ndarray], preprocessing: Preprocessing) -> dict[str, np.ndarray]:
@@ -200,7 +196,7 @@ class _Embedder:
 
     def __init__(self, recipe: dict, device: str, fingerprint: str, all_cores: bool):
         if all_cores:  # Ray gives a worker one thread; without a GPU the actor is its node's network
-            torch.set_num_threads(_node_cores())
+            torch.set_num_threads(usable_cores())
         self.extractor = create_extractor(device=device, **recipe)
         if self.extractor.fingerprint != fingerprint:
             raise StoreError(
@@ -245,7 +241,3 @@ def _default_actors(gpus_per_actor: float) -> int:
 
 def _cluster(resource: str) -> float:
     return float(require_ray().cluster_resources().get(resource, 0.0))
-
-
-def _node_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

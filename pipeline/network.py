@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from features import ExtractionReport, Extractor, FeatureStore, Preprocessing, create_extractor, extract
-from features.ray_engine import RayOptions, extract_ray, worker_precision
+from features.ray_engine import RayOptions, driver_extractor, extract_ray
 
 from .config import BackboneParams, EmbedParams
 from .exceptions import DataError
@@ -18,13 +17,15 @@ if TYPE_CHECKING:  # heads import this module; the stages that only embed need n
     from .heads.base import Head
 
 
-def make_extractor(backbone: BackboneParams, embed: EmbedParams, device: str | None = None) -> Extractor:
+def make_extractor(backbone: BackboneParams, embed: EmbedParams) -> Extractor:
     """The extractor the params describe; fails before any image is read if weights are missing."""
-    return create_extractor(
-        backbone.arch,
-        backbone.weights,
-        device or embed.device,
-        embed.precision,
+    return create_extractor(device=embed.device, precision=embed.precision, **_create_args(backbone))
+
+
+def _create_args(backbone: BackboneParams) -> dict:
+    return dict(
+        arch=backbone.arch,
+        weights=backbone.weights,
         seed=backbone.seed,
         resize=backbone.resize,
         crop=backbone.crop,
@@ -32,19 +33,21 @@ def make_extractor(backbone: BackboneParams, embed: EmbedParams, device: str | N
 
 
 def store_vectors(
-    backbone: BackboneParams, embed: EmbedParams, paths: list[str], keys: list[str], stage: str
+    backbone: BackboneParams,
+    embed: EmbedParams,
+    store: FeatureStore,
+    paths: list[str],
+    keys: list[str],
+    stage: str,
 ) -> tuple[Extractor, ExtractionReport]:
-    """Make sure the feature store holds every image's vector, computing what it lacks with
-    `embed.engine`; read them with `FeatureStore(embed.store).get(extractor.fingerprint, keys)`.
+    """Make sure `store` holds every image's vector, computing what it lacks with `embed.engine`;
+    read them with `store.get(extractor.fingerprint, keys)`.
 
     An image that cannot be decoded stops the stage with the list: it changed since it was scanned.
     """
-    store = FeatureStore(embed.store)
     if embed.engine == "ray":
         options = RayOptions(embed.address, embed.actors)
-        # The actors compute the vectors, so `precision: auto` is what their devices resolve.
-        precision = worker_precision(embed.precision, embed.device, options)
-        extractor = make_extractor(backbone, replace(embed, precision=precision), device="cpu")
+        extractor = driver_extractor(embed.device, embed.precision, options, **_create_args(backbone))
         _announce(stage, extractor, f"on Ray ({embed.device})")
         report = extract_ray(
             paths, store, extractor, keys, embed.batch_size, device=embed.device, options=options

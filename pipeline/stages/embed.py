@@ -29,7 +29,7 @@ def run(
     store = FeatureStore(params.store)
     _check_unchanged(paths, keys, store.hash_cache())
 
-    extractor, report = store_vectors(backbone, params, paths, keys, "embed")
+    extractor, report = store_vectors(backbone, params, store, paths, keys, "embed")
     classes = sorted({r.label for r in rows})
     index = {name: i for i, name in enumerate(classes)}
     embeddings = Embeddings(

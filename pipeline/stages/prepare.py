@@ -58,8 +58,9 @@ def _group_near_duplicates(
 ) -> list[str]:
     paths = [str(root / item.path) for item in scan.items]
     keys = [item.sha256 for item in scan.items]
-    extractor, _ = store_vectors(backbone, embed, paths, keys, "prepare")
-    vectors = FeatureStore(embed.store).get(extractor.fingerprint, keys)
+    store = FeatureStore(embed.store)
+    extractor, _ = store_vectors(backbone, embed, store, paths, keys, "prepare")
+    vectors = store.get(extractor.fingerprint, keys)
     ids = near_duplicate_groups(vectors, near.threshold, near.components)
     assignment, moved = keep_groups_together(assignment, ids)
     print(
