@@ -74,8 +74,7 @@ def test_a_killed_actor_still_ends_with_every_vector(tmp_path, local_ray, tiny_e
         )
     )
     run.start()
-    killed = _kill_an_embedding_actor(after_seconds=1.0)
-    assert run.is_alive(), "the run ended before the kill: give it more images"
+    killed = _kill_an_embedding_actor(run, min_cpu_seconds=1.0)
     run.join()
     report = finished["report"]
     assert killed and report.failures == []
@@ -89,17 +88,34 @@ def test_a_killed_actor_still_ends_with_every_vector(tmp_path, local_ray, tiny_e
     )
 
 
-def _kill_an_embedding_actor(after_seconds: float) -> int:
-    """SIGKILL the first process running the embedding actor, once it has worked a while."""
+def _kill_an_embedding_actor(run: threading.Thread, min_cpu_seconds: float) -> int:
+    """SIGKILL a process running the embedding actor once it has worked a while, while `run` goes on.
+
+    Gated on the actor's own CPU time rather than the clock, so a slow or a fast
+    machine kills it mid-run alike; a process that exits between the look and
+    the kill (Ray restarting or retiring it) is passed over.
+    """
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        pids = [pid for pid in _pids() if b"_Embedder" in _cmdline(pid)]
-        if pids:
-            time.sleep(after_seconds)
-            os.kill(pids[0], signal.SIGKILL)
-            return pids[0]
+        assert run.is_alive(), "the run ended before an actor could be killed: give it more images"
+        for pid in (pid for pid in _pids() if b"_Embedder" in _cmdline(pid)):
+            if _cpu_seconds(pid) >= min_cpu_seconds:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    continue
+                return pid
         time.sleep(0.05)
-    raise AssertionError("no embedding actor started within 120 s")
+    raise AssertionError("no embedding actor worked for a second within 120 s")
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def _pids() -> list[int]:
