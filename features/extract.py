@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 
 from .extractor import Extractor
 from .failures import Failure
-from .hash_cache import hash_files
+from .hash_cache import FileState, hash_files, lookup_files
 from .loader import ImageTransform, default_num_workers, make_loader
 from .store import FeatureStore
 
@@ -54,10 +54,12 @@ def extract(
 
     `keys` defaults to the SHA-256 of each file; pass derived keys with `transform`
     (a perturbation) so the transformed vectors are stored under keys of their own.
-    Each distinct key is decoded at most once, and only when the store lacks it.
+    Each distinct key is embedded at most once, and only when the store lacks it. Files the
+    store's hash cache does not know unchanged are hashed by the decoders from the bytes
+    they read, so hashing runs in parallel with decoding and each file is read once.
     """
     start = time.perf_counter()
-    plan = plan_extraction(paths, store, extractor.fingerprint, keys)
+    plan = plan_extraction(paths, store, extractor.fingerprint, keys, hash_while_decoding=True)
     todo, report = plan.todo, plan.report
 
     if todo:
@@ -69,35 +71,65 @@ def extract(
             workers,
             pin_memory=extractor.device.type == "cuda",
             transform=_Reindexed(transform, todo) if transform else None,
+            hash=[row for row, position in enumerate(todo) if position in plan.stale],
         )
         bar = tqdm(total=len(todo), unit="img", desc="embedding", disable=not progress)
         with bar, store.writer(extractor.fingerprint, extractor.spec) as writer:
             for batch in loader:
+                plan.learn_keys({todo[row]: key for row, key in batch.keys.items()})
+                decoded = [todo[row] for row in batch.positions]
+                new = plan.new_content(store, decoded)  # rows whose bytes the store or this run has
                 plan.record(
                     writer,
                     bar,
-                    [todo[pos] for pos in batch.positions],
-                    extractor(batch.images) if batch.positions else None,
-                    [(todo[pos], reason) for pos, reason in batch.failures],
+                    [decoded[row] for row in new],
+                    extractor(batch.images[new]) if new else None,
+                    [(todo[row], reason) for row, reason in batch.failures],
                     with_paths=transform is None,  # a transformed image's vector is not that file's
+                    skipped=len(decoded) - len(new),
                 )
         store.add_failures([f for f in report.failures if f.key])
+        plan.remember_hashes(store)
     report.seconds = time.perf_counter() - start
     return report
 
 
 @dataclass
 class Plan:
-    """What an engine must compute: `todo` holds the position of each distinct key the store lacks."""
+    """What an engine must compute: `todo` holds the position of each distinct key the store
+    lacks, and of each file in `stale`, whose key its decoder learns from the bytes it reads."""
 
     paths: list[str]
-    keys: list[str]
+    keys: list[str]  # "" until known, and for files that cannot be read
     todo: list[int]
     report: ExtractionReport  # reuse and unreadable files counted; engines add the rest
+    stale: dict[int, FileState] = field(default_factory=dict)  # position -> state when planned
+    claimed: set[str] = field(default_factory=set)  # keys already stored or being computed
 
-    def record(self, writer, bar, done: list[int], vectors, failed: list[tuple[int, str]], with_paths=True):
+    def learn_keys(self, hashed: dict[int, str]) -> None:
+        for position, key in hashed.items():
+            self.keys[position] = key
+
+    def new_content(self, store: FeatureStore, positions: list[int]) -> list[int]:
+        """The indexes into `positions` worth embedding: a file hashed while decoding may turn
+        out to hold bytes the store has (counted as reused) or another file of this run has."""
+        fresh = [i for i, p in enumerate(positions) if p not in self.stale]
+        candidates = {}
+        for i, position in enumerate(positions):
+            key = self.keys[position]
+            if position in self.stale and key not in self.claimed and key not in candidates.values():
+                candidates[i] = key
+        present = store.contains(self.report.fingerprint, list(candidates.values()))
+        self.claimed.update(candidates.values())
+        self.report.reused += int(present.sum())
+        return sorted(fresh + [i for i, have in zip(candidates, present, strict=True) if not have])
+
+    def record(
+        self, writer, bar, done: list[int], vectors, failed: list[tuple[int, str]], with_paths=True, skipped=0
+    ):
         """One batch, whichever engine made it: the vectors of positions `done` into the store,
-        the (position, reason) of images that did not decode into the report, progress shown."""
+        the (position, reason) of images that did not decode into the report, progress shown
+        (`skipped`: images decoded and then found to be stored already)."""
         report = self.report
         for position, reason in failed:
             report.failures.append(Failure(self.paths[position], str(reason), self.keys[position]))
@@ -105,19 +137,34 @@ class Plan:
             paths = [self.paths[p] for p in done] if with_paths else None
             writer.put([self.keys[p] for p in done], vectors, paths)
             report.computed += len(done)
-        bar.update(len(done) + len(failed))
+        bar.update(len(done) + len(failed) + skipped)
         bar.set_postfix(reused=report.reused, computed=report.computed, failed=len(report.failures))
+
+    def remember_hashes(self, store: FeatureStore) -> None:
+        """Put the keys the decoders learned into the store's hash cache, for the next run."""
+        entries = [(self.paths[p], *state, self.keys[p]) for p, state in self.stale.items() if self.keys[p]]
+        store.hash_cache().remember(entries)
 
 
 def plan_extraction(
-    paths: Sequence[str | os.PathLike], store: FeatureStore, fingerprint: str, keys: Sequence[str] | None
+    paths: Sequence[str | os.PathLike],
+    store: FeatureStore,
+    fingerprint: str,
+    keys: Sequence[str] | None,
+    hash_while_decoding: bool = False,
 ) -> Plan:
     """Key every file (SHA-256 through the store's hash cache, unless `keys` is given), and keep
     the first position of each distinct key the store lacks: duplicates and stored images are
-    never decoded."""
+    never decoded. With `hash_while_decoding`, files the cache does not know unchanged are not
+    hashed here but left in `Plan.stale` for the decoders, which read them anyway."""
     paths = [str(p) for p in paths]
     failures: list[Failure] = []
-    if keys is None:
+    stale: dict[int, FileState] = {}
+    if keys is None and hash_while_decoding:
+        found = lookup_files(paths, store.hash_cache())
+        keys, stale, unreadable = found.keys, found.stale, found.unreadable
+        failures = [Failure(paths[i], reason) for i, reason in unreadable.items()]
+    elif keys is None:
         keys, unreadable = hash_files(paths, store.hash_cache())
         failures = [Failure(paths[i], reason) for i, reason in unreadable.items()]
     keys = list(keys)
@@ -130,7 +177,7 @@ def plan_extraction(
     present = store.contains(fingerprint, unique)
     report.reused = int(present.sum())
     todo = [first_position[key] for key, have in zip(unique, present, strict=True) if not have]
-    return Plan(paths, keys, todo, report)
+    return Plan(paths, keys, sorted(todo + list(stale)), report, stale, set(unique))
 
 
 class _Reindexed:

@@ -1,8 +1,9 @@
 """Hash once: (path, size, mtime, inode) -> SHA-256 in SQLite beside the store, as DVC keeps its state.
 
 A re-run over a million unchanged files stats them instead of reading them. A file whose
-size, modification time (nanoseconds) or inode changed is hashed again; files are hashed
-in parallel threads (hashlib releases the GIL while it digests).
+size, modification time (nanoseconds) or inode changed is hashed again: by `hash_files` in
+parallel threads (hashlib releases the GIL while it digests), or, during an extraction, by
+the decoder that reads its bytes anyway (`lookup_files` says which files those are).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import sqlite3
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from .hashing import sha256_file
@@ -52,29 +54,68 @@ class HashCache:
                 db.executemany("INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?)", entries)
 
 
+FileState = tuple[int, int, int]  # size, mtime_ns, inode: what says a file is unchanged
+
+
+@dataclass
+class Lookup:
+    """What stat alone tells about each file: its key where the cache knows it unchanged."""
+
+    keys: list[str]  # "" where the file must be hashed (new, changed) or cannot be read
+    stale: dict[int, FileState]  # position -> state, for the files to hash
+    unreadable: dict[int, str]  # position -> why the file cannot be read
+
+
+def lookup_files(paths: Sequence[str], cache: HashCache | None = None, workers: int = 8) -> Lookup:
+    """Stat every file (in parallel threads) and take its key from `cache` where it is unchanged;
+    nothing is read. The files left in `stale` are hashed by whoever reads them next."""
+    paths = [str(p) for p in paths]
+    known = cache.lookup(paths) if cache else {}
+
+    def state(path: str) -> FileState | str:
+        try:
+            stat = os.stat(path)
+        except OSError as exc:
+            return f"cannot read file: {exc.strerror or exc}"
+        return stat.st_size, stat.st_mtime_ns, stat.st_ino
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        states = list(pool.map(state, paths, chunksize=256))
+    found = Lookup([""] * len(paths), {}, {})
+    for position, (path, now) in enumerate(zip(paths, states, strict=True)):
+        cached = known.get(path)
+        if isinstance(now, str):
+            found.unreadable[position] = now
+        elif cached and cached[:3] == now:
+            found.keys[position] = cached[3]
+        else:
+            found.stale[position] = now
+    return found
+
+
 def hash_files(
     paths: Sequence[str], cache: HashCache | None = None, workers: int = 8
 ) -> tuple[list[str], dict[int, str]]:
     """The SHA-256 of each file, from `cache` where the file is unchanged; and, by position,
     why a file could not be read (its key is then "")."""
     paths = [str(p) for p in paths]
-    known = cache.lookup(paths) if cache else {}
+    found = lookup_files(paths, cache, workers)
+    keys, unreadable = found.keys, found.unreadable
 
-    def one(path: str) -> tuple[str, tuple | None, str | None]:
+    def one(position: int) -> tuple[int, str | None, str | None]:
         try:
-            stat = os.stat(path)
-            state = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
-            cached = known.get(path)
-            if cached and cached[:3] == state:
-                return cached[3], None, None
-            digest = sha256_file(path)
+            return position, sha256_file(paths[position]), None
         except OSError as exc:
-            return "", None, f"cannot read file: {exc.strerror or exc}"
-        return digest, (path, *state, digest), None
+            return position, None, f"cannot read file: {exc.strerror or exc}"
 
+    entries = []
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(one, paths, chunksize=256))
+        for position, digest, reason in pool.map(one, found.stale, chunksize=256):
+            if reason:
+                unreadable[position] = reason
+            else:
+                keys[position] = digest
+                entries.append((paths[position], *found.stale[position], digest))
     if cache:
-        cache.remember([entry for _, entry, _ in results if entry])
-    errors = {i: reason for i, (_, _, reason) in enumerate(results) if reason}
-    return [digest for digest, _, _ in results], errors
+        cache.remember(entries)
+    return keys, dict(sorted(unreadable.items()))

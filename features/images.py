@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from pathlib import Path
@@ -22,16 +23,20 @@ def is_image_file(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
 
-def read_image(path: str | os.PathLike) -> Image.Image:
-    """Decode `path` fully into an upright 8-bit RGB image, or raise ImageReadError."""
+def read_image(path: str | os.PathLike, data: bytes | None = None) -> Image.Image:
+    """Decode `path` fully into an upright 8-bit RGB image, or raise ImageReadError.
+
+    `data`: the file's bytes when the caller has read them already (to hash them), so the
+    file is read once; `path` then only names it in errors.
+    """
     path = str(path)
     try:
-        if os.path.getsize(path) == 0:
+        if (len(data) if data is not None else os.path.getsize(path)) == 0:
             raise ImageReadError(path, "empty file (0 bytes)")
         with warnings.catch_warnings():
             # Pillow only warns between 1x and 2x its limit; refuse both alike.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
+            with Image.open(path if data is None else io.BytesIO(data)) as image:
                 _check_size(path, image)
                 image.seek(0)  # first frame of an animation or multi-page TIFF
                 image.load()  # decode now, so truncation surfaces here

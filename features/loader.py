@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import hashlib
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
 
 import torch
 from PIL import Image
@@ -25,6 +26,7 @@ class Batch:
     positions: list[int]  # positions in the request of the images that decoded
     images: torch.Tensor  # (n, 3, crop, crop) uint8
     failures: list[tuple[int, str]]  # (position, reason) for those that did not
+    keys: dict[int, str] = field(default_factory=dict)  # position -> SHA-256, for the files hashed here
 
 
 class ImageDataset(Dataset):
@@ -33,6 +35,8 @@ class ImageDataset(Dataset):
     `transform(image, position)` alters the image at the network's input size, after the
     resize and centre crop (corruptions, as ImageNet-C corrupts its 224-pixel crops);
     `to_tensor` replaces the deterministic resize and crop instead (training augmentation).
+    The files at positions in `hash` are hashed from the bytes decoded, so each is read once;
+    the key comes back even when the bytes do not decode ("" when the file cannot be read).
     """
 
     def __init__(
@@ -41,6 +45,7 @@ class ImageDataset(Dataset):
         preprocessing: Preprocessing,
         transform: ImageTransform | None = None,
         to_tensor: Callable[[Image.Image], torch.Tensor] | None = None,
+        hash: Collection[int] = (),
     ):
         if transform is not None and to_tensor is not None:
             raise ValueError("give transform (evaluation inputs) or to_tensor (training inputs), not both")
@@ -48,26 +53,37 @@ class ImageDataset(Dataset):
         self.preprocessing = preprocessing
         self.transform = transform
         self.to_tensor = to_tensor or preprocessing.to_uint8
+        self.hash = frozenset(hash)
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, position: int):
+        path, key = self.paths[position], None
         try:
-            image = read_image(self.paths[position])
+            data = None
+            if position in self.hash:
+                key = ""
+                with open(path, "rb") as handle:
+                    data = handle.read()
+                key = hashlib.sha256(data).hexdigest()
+            image = read_image(path, data)
+        except OSError as exc:
+            return position, None, f"cannot read file: {exc.strerror or exc}", key
         except ImageReadError as exc:
-            return position, None, exc.reason
+            return position, None, exc.reason, key
         if self.transform is not None:
             image = self.transform(self.preprocessing.geometry(image), position)
-            return position, TF.pil_to_tensor(image), None
-        return position, self.to_tensor(image), None
+            return position, TF.pil_to_tensor(image), None, key
+        return position, self.to_tensor(image), None, key
 
 
 def collate(items) -> Batch:
-    good = [(pos, tensor) for pos, tensor, _ in items if tensor is not None]
-    failures = [(pos, reason) for pos, tensor, reason in items if tensor is None]
+    good = [(pos, tensor) for pos, tensor, _, _ in items if tensor is not None]
+    failures = [(pos, reason) for pos, tensor, reason, _ in items if tensor is None]
     images = torch.stack([t for _, t in good]) if good else torch.empty(0, dtype=torch.uint8)
-    return Batch([pos for pos, _ in good], images, failures)
+    keys = {pos: key for pos, _, _, key in items if key is not None}
+    return Batch([pos for pos, _ in good], images, failures, keys)
 
 
 def default_num_workers(device: torch.device) -> int:
@@ -90,9 +106,10 @@ def make_loader(
     num_workers: int,
     pin_memory: bool = False,
     transform: ImageTransform | None = None,
+    hash: Collection[int] = (),
 ) -> DataLoader:
     return DataLoader(
-        ImageDataset(paths, preprocessing, transform),
+        ImageDataset(paths, preprocessing, transform, hash=hash),
         batch_size=batch_size,
         shuffle=False,
         num_workers=num_workers,

@@ -60,3 +60,28 @@ def test_extract_keeps_the_cache_beside_the_store(tmp_path, small_extractor, mon
     reads = _count_reads(monkeypatch)
     report = extract(paths, store, small_extractor, progress=False)
     assert reads == [] and (report.computed, report.reused) == (0, 3)
+
+
+def test_extract_hashes_new_files_as_it_decodes_them(tmp_path, small_extractor, monkeypatch):
+    paths = [make_image(tmp_path / f"{i}.png", seed=i) for i in range(4)]
+    store = FeatureStore(tmp_path / "s")
+    reads = _count_reads(monkeypatch)
+    report = extract(paths, store, small_extractor, batch_size=2, num_workers=0, progress=False)
+    assert reads == []  # no hashing pass before decoding: the decoder hashed the bytes it read
+    assert report.keys == [sha256_file(p) for p in paths] and report.computed == 4
+    cached = store.hash_cache().lookup([str(p) for p in paths])
+    assert [cached[str(p)][3] for p in paths] == report.keys  # and the next run only stats them
+
+
+def test_a_new_path_to_stored_bytes_is_reused_not_embedded(tmp_path, small_extractor):
+    original = make_image(tmp_path / "a.png", seed=1)
+    store = FeatureStore(tmp_path / "s")
+    extract([original], store, small_extractor, progress=False)
+    copies = [tmp_path / "b.png", tmp_path / "c.png"]
+    for copy in copies:
+        copy.write_bytes(original.read_bytes())
+    bad = tmp_path / "bad.png"
+    bad.write_text("not an image")
+    report = extract([*copies, bad], store, small_extractor, num_workers=0, progress=False)
+    assert (report.computed, report.reused) == (0, 1)  # one distinct key, stored already
+    assert [f.key for f in report.failures] == [sha256_file(bad)]  # recorded under its key
