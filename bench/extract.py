@@ -3,7 +3,8 @@
     python bench/extract.py [--images DIR] [--limit N] [--batch-size B]
 
 Prints images/s for: the network alone on pre-decoded tensors, the full `features`
-extraction into a fresh store, and their ratio, at fp32 and bf16; and a naive loop
+extraction into a fresh store, and their ratio, at fp32 and bf16, with the store's share of
+that time (the writer's `put` of each batch and its final publish); and a naive loop
 (decode in the main process, fp32, contiguous layout) for comparison. With
 `--corruption gaussian_blur@3`, also the robustness stage's path: the same extraction of
 corrupted copies, against the clean one. Random-init weights: speed does not depend on the
@@ -13,13 +14,15 @@ weight values.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
 
-from features import FeatureStore, create_extractor, derived_key, extract, read_image
+from features import FeatureStore, StoreWriter, create_extractor, derived_key, extract, read_image
 from features.hash_cache import hash_files
 from features.loader import default_num_workers
 from features.runtime import supports_bf16
@@ -37,10 +40,36 @@ def network_alone(extractor, tensors: list[torch.Tensor], batch_size: int) -> fl
     return len(tensors) / (time.perf_counter() - start)
 
 
+@contextlib.contextmanager
+def store_time() -> Iterator[list[float]]:
+    """Seconds spent inside the store's writer (put and close) while the block runs."""
+    spent = [0.0]
+    originals = {name: getattr(StoreWriter, name) for name in ("put", "close")}
+
+    def timed(original):
+        def method(writer, *args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return original(writer, *args, **kwargs)
+            finally:
+                spent[0] += time.perf_counter() - start
+
+        return method
+
+    for name, original in originals.items():
+        setattr(StoreWriter, name, timed(original))
+    try:
+        yield spent
+    finally:
+        for name, original in originals.items():
+            setattr(StoreWriter, name, original)
+
+
 def full_extraction(
     extractor, paths: list[Path], batch_size: int, workers: int | None, corruption: str | None = None
-) -> float:
-    """Files to store, img/s; with `corruption` (kind@severity), of corrupted copies."""
+) -> tuple[float, float]:
+    """Files to store: img/s, and the store's share of the time; with `corruption`
+    (kind@severity), of corrupted copies."""
 
     def run(store, chunk: list[Path]):
         kwargs = {"batch_size": batch_size, "num_workers": workers, "progress": False}
@@ -53,9 +82,10 @@ def full_extraction(
     with tempfile.TemporaryDirectory() as tmp:
         store = FeatureStore(Path(tmp) / "store")
         run(store, paths[:batch_size])  # warm-up
-        report = run(store, paths[batch_size:])
+        with store_time() as spent:
+            report = run(store, paths[batch_size:])
         assert report.computed == len(paths) - batch_size and not report.failures
-        return report.computed / report.seconds
+        return report.computed / report.seconds, spent[0] / report.seconds
 
 
 def naive_loop(extractor, paths: list[Path], batch_size: int) -> float:
@@ -96,19 +126,22 @@ def main() -> None:
         prep = extractor.backbone.preprocessing
         tensors = [prep.to_uint8(read_image(p)) for p in paths]
         # Interleaved rounds, best of each: this machine's noise hits every variant alike.
-        alone = full_auto = full_one = corrupted = 0.0
+        alone = corrupted = 0.0
+        full_auto = full_one = (0.0, 0.0)
         for _ in range(args.repeats):
             alone = max(alone, network_alone(extractor, tensors, args.batch_size))
             full_auto = max(full_auto, full_extraction(extractor, paths, args.batch_size, None))
             full_one = max(full_one, full_extraction(extractor, paths, args.batch_size, 1))
             if args.corruption:
                 corrupted = max(
-                    corrupted, full_extraction(extractor, paths, args.batch_size, None, args.corruption)
+                    corrupted, full_extraction(extractor, paths, args.batch_size, None, args.corruption)[0]
                 )
+        (full_auto, store_share), (full_one, _) = full_auto, full_one
         print(
             f"{precision}: network alone {alone:6.1f} img/s | full extraction {full_auto:6.1f} img/s "
             f"(default workers: {default_num_workers(extractor.device)}) | full/network "
-            f"{full_auto / alone:.2f}x (target >= 0.90x)"
+            f"{full_auto / alone:.2f}x (target >= 0.90x) | store {100 * store_share:.1f}% of the time "
+            f"({1000 * store_share * args.batch_size / full_auto:.2f} ms per batch of {args.batch_size})"
         )
         print(
             f"{precision}: full extraction, 1 decoder process {full_one:6.1f} img/s | "

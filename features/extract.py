@@ -113,16 +113,16 @@ class Plan:
     def new_content(self, store: FeatureStore, positions: list[int]) -> list[int]:
         """The indexes into `positions` worth embedding: a file hashed while decoding may turn
         out to hold bytes the store has (counted as reused) or another file of this run has."""
-        fresh = [i for i, p in enumerate(positions) if p not in self.stale]
-        candidates = {}
+        keep, hashed = [], {}
         for i, position in enumerate(positions):
-            key = self.keys[position]
-            if position in self.stale and key not in self.claimed and key not in candidates.values():
-                candidates[i] = key
-        present = store.contains(self.report.fingerprint, list(candidates.values()))
-        self.claimed.update(candidates.values())
+            if position not in self.stale:
+                keep.append(i)
+            elif (key := self.keys[position]) not in self.claimed:
+                self.claimed.add(key)
+                hashed[i] = key
+        present = store.contains(self.report.fingerprint, list(hashed.values()))
         self.report.reused += int(present.sum())
-        return sorted(fresh + [i for i, have in zip(candidates, present, strict=True) if not have])
+        return sorted(keep + [i for i, have in zip(hashed, present, strict=True) if not have])
 
     def record(
         self, writer, bar, done: list[int], vectors, failed: list[tuple[int, str]], with_paths=True, skipped=0

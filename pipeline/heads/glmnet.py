@@ -142,7 +142,12 @@ class GlmnetHead(Head):
     features the last decade of a 1e-4 path only interpolates the train rows (deviance
     explained above 0.99) and costs most of the passes; 100 lambdas because warm starts
     from a closer lambda converge where 50 did not (52 classes, alpha 1: stuck at the 13th
-    of 50 after 100,000 passes; the 100-lambda path converges in 65,000).
+    of 50 after 100,000 passes; the 100-lambda path converges in 65,000). `tol: 1e-5`
+    because glmnet stops a coordinate loop when no update changes the objective by more than
+    `tol` times the null deviance, which with 2048 features x many classes asks each
+    coefficient for ever smaller steps as the task grows: R's 1e-7 took 65,089 passes (77 s)
+    on 52 classes, 1e-5 takes 8,199 (25 s) with the same validation accuracy along the path
+    (0.304 vs 0.299 at the chosen lambda) and converges on the 100-class synthetic task too.
     """
 
     name = "glmnet"
@@ -166,7 +171,7 @@ class GlmnetHead(Head):
         multinomial: str = "ungrouped",
         standardize: bool = True,
         max_iter: int = 100_000,
-        tol: float = 1e-7,
+        tol: float = 1e-5,
         validation_fraction: float = 0.2,
         seed: int = 0,
     ):
