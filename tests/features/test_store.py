@@ -204,6 +204,18 @@ def test_compaction_merges_segments_and_drops_duplicates(tmp_path):
     assert dict(zip(keys_out, paths_out, strict=True)) == {k: f"p{i}" for i, k in enumerate(keys)}
 
 
+def test_compaction_merges_the_failure_records(tmp_path):
+    store = FeatureStore(tmp_path / "s")
+    for i in range(3):  # one file per run
+        store.add_failures([Failure(f"bad{i}.png", "cannot decode", f"{i:064x}")])
+    store.add_failures([Failure("again.png", "other reason", f"{0:064x}")])  # known: not recorded
+    before = store.failures()
+    assert len(list((store.path / "failures").glob("*.h5"))) == 3
+    assert "failures: 3 files -> 1 (3 images)" in store.compact()
+    assert len(list((store.path / "failures").glob("*.h5"))) == 1
+    assert FeatureStore(store.path).failures() == before
+
+
 def test_many_small_segments_are_merged_automatically(tmp_path):
     store = FeatureStore(tmp_path / "s")
     for i in range(20):
