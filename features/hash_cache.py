@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from .hashing import sha256_file
+from .hashing import sha256_file, unreadable
 
 _QUERY_CHUNK = 500  # below SQLite's limit on bound parameters
 _SCHEMA = (
@@ -76,7 +76,7 @@ def lookup_files(paths: Sequence[str], cache: HashCache | None = None, workers: 
         try:
             stat = os.stat(path)
         except OSError as exc:
-            return f"cannot read file: {exc.strerror or exc}"
+            return unreadable(exc)
         return stat.st_size, stat.st_mtime_ns, stat.st_ino
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -106,7 +106,7 @@ def hash_files(
         try:
             return position, sha256_file(paths[position]), None
         except OSError as exc:
-            return position, None, f"cannot read file: {exc.strerror or exc}"
+            return position, None, unreadable(exc)
 
     entries = []
     with ThreadPoolExecutor(max_workers=workers) as pool:

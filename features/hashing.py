@@ -17,6 +17,11 @@ def sha256_file(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+def unreadable(exc: OSError) -> str:
+    """Why a file could not be read, in the words every failure record uses."""
+    return f"cannot read file: {exc.strerror or exc}"
+
+
 def derived_key(clean_key: str, transform: str) -> str:
     """Key for a transformed copy of an image: stable, and never equal to a clean key."""
     return hashlib.sha256(f"{clean_key}|{transform}".encode()).hexdigest()

@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import functional as TF
 
 from .exceptions import ImageReadError
+from .hashing import unreadable
 from .images import read_image
 from .preprocess import Preprocessing
 from .runtime import usable_cores
@@ -69,7 +70,7 @@ class ImageDataset(Dataset):
                 key = hashlib.sha256(data).hexdigest()
             image = read_image(path, data)
         except OSError as exc:
-            return position, None, f"cannot read file: {exc.strerror or exc}", key
+            return position, None, unreadable(exc), key
         except ImageReadError as exc:
             return position, None, exc.reason, key
         if self.transform is not None:

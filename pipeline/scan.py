@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from features import ImageReadError, list_images, read_image, sha256_file
+from features.hashing import unreadable
 
 from .exceptions import DataError
 
@@ -82,7 +83,7 @@ def _check_file(path) -> tuple[str, str | None]:
     try:
         digest = sha256_file(path)
     except OSError as exc:
-        return "", f"cannot read file: {exc.strerror or exc}"
+        return "", unreadable(exc)
     try:
         read_image(path)
     except ImageReadError as exc:
