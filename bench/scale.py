@@ -94,18 +94,15 @@ def lookup(path: str, n: int, seed: int) -> dict:
     }
 
 
-def measure_lookups(path: Path, n: int, seed: int) -> dict:
-    out = subprocess.run(
-        [sys.executable, __file__, "_lookup", str(path), str(n), str(seed)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(out.stdout)
+def in_fresh_process(*args: str) -> dict:
+    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
+    if out.returncode:
+        raise RuntimeError(f"bench child {args} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.splitlines()[-1])
 
 
 def report_store(label: str, path: Path, n: int, seed: int) -> None:
-    result = measure_lookups(path, n, seed)
+    result = in_fresh_process("_lookup", str(path), str(n), str(seed))
     store = FeatureStore(path)
     segments = store.segments()
     size = sum(s.bytes for s in segments)
@@ -137,16 +134,17 @@ def embed_images(folder: str, store: str, engine: str) -> dict:
     """In a fresh process: embed every image under `folder` with one engine, as a user would."""
     import resource
 
-    from features import create_extractor, extract, list_images
-    from features.ray_engine import extract_ray
+    from features import list_images
+    from features.engines import extract_with
 
     paths = list_images([Path(folder)]).images
-    extractor = create_extractor("resnet18", "none", "cpu", "fp32", resize=32, crop=32)
+    tiny = dict(arch="resnet18", weights="none", resize=32, crop=32)
     start = time.perf_counter()
-    if engine == "ray":  # Ray starts on this machine, every core, only when something is missing
-        report = extract_ray(paths, FeatureStore(store), extractor, batch_size=256, progress=False)
-    else:
-        report = extract(paths, FeatureStore(store), extractor, batch_size=256, progress=False)
+    # Ray starts on this machine, every core, and only when something is missing.
+    extractor, report = extract_with(
+        engine, paths, FeatureStore(store), tiny, device="cpu", precision="fp32", batch_size=256,
+        progress=False,
+    )  # fmt: skip
     return {
         "seconds": time.perf_counter() - start,
         "computed": report.computed,
@@ -156,13 +154,6 @@ def embed_images(folder: str, store: str, engine: str) -> dict:
         "fingerprint": extractor.fingerprint,
         "keys": report.keys[:: max(1, len(report.keys) // 10_000)],
     }
-
-
-def in_fresh_process(*args: str) -> dict:
-    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
-    if out.returncode:
-        raise RuntimeError(f"bench child {args} failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.splitlines()[-1])
 
 
 def bench_images(base: Path, sizes: list[int]) -> None:

@@ -6,13 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from .constants import DEFAULT_ARCH, DEFAULT_WEIGHTS, DEVICES, PRECISIONS
+from .constants import DEFAULT_ARCH, DEFAULT_WEIGHTS, DEVICES, ENGINES, PRECISIONS
+from .engines import extract_with
 from .exceptions import FeaturesError
 from .export import choose_fingerprint, export_vectors
-from .extract import extract
-from .extractor import create_extractor
 from .files import Listing, list_images
-from .ray_engine import RayOptions, driver_extractor, extract_ray, require_ray
+from .ray_engine import RayOptions, require_ray
 from .store import FeatureStore
 from .store_v1 import convert_v1, is_v1_store
 
@@ -36,7 +35,7 @@ def build_parser(prog: str = "python -m features") -> argparse.ArgumentParser:
     ext.add_argument(
         "--engine",
         default="local",
-        choices=("local", "ray"),
+        choices=ENGINES,
         help="ray: on a Ray cluster (needs the [ray] extra)",
     )
     ext.add_argument(
@@ -78,31 +77,26 @@ def run_extract(args: argparse.Namespace) -> int:
     _report_listing(listing)
     if not listing.images:
         raise FeaturesError(f"no image files in {[str(p) for p in args.images]}")
-    create_args = dict(
-        arch=args.arch, weights=args.weights, seed=args.seed, resize=args.resize, crop=args.crop
+    _, report = extract_with(
+        args.engine,
+        listing.images,
+        FeatureStore(args.store),
+        dict(arch=args.arch, weights=args.weights, seed=args.seed, resize=args.resize, crop=args.crop),
+        device=args.device,
+        precision=args.precision,
+        batch_size=args.batch_size,
+        num_workers=args.num_workers,
+        ray=RayOptions(args.address, args.actors),
+        announce=_announce,
     )
-    store = FeatureStore(args.store)
-    if args.engine == "ray":
-        options = RayOptions(args.address, args.actors)
-        extractor = driver_extractor(args.device, args.precision, options, **create_args)
-        _announce(extractor)
-        report = extract_ray(
-            listing.images, store, extractor, batch_size=args.batch_size, device=args.device, options=options
-        )
-    else:
-        extractor = create_extractor(device=args.device, precision=args.precision, **create_args)
-        _announce(extractor)
-        report = extract(
-            listing.images, store, extractor, batch_size=args.batch_size, num_workers=args.num_workers
-        )
     for failure in report.failures:
         print(f"FAILED {failure.path}: {failure.reason}", file=sys.stderr)
     print(f"{len(listing.images)} images: {report.summary()}")
     return 0
 
 
-def _announce(extractor) -> None:
-    print(f"extractor {extractor.fingerprint}: {extractor.spec}", file=sys.stderr)
+def _announce(extractor, where: str) -> None:
+    print(f"extractor {extractor.fingerprint} ({where}): {extractor.spec}", file=sys.stderr)
 
 
 def _report_listing(listing: Listing) -> None:

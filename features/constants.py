@@ -27,3 +27,4 @@ LAYER = "avgpool"
 
 PRECISIONS = ("auto", "fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda")
+ENGINES = ("local", "ray")  # features/engines.py: this machine, or a Ray cluster

@@ -17,6 +17,13 @@ def sha256_file(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+def read_hashed(path: str | os.PathLike) -> tuple[bytes, str]:
+    """A file's bytes and their hex SHA-256, for a caller that decodes them too: one read."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    return data, hashlib.sha256(data).hexdigest()
+
+
 def unreadable(exc: OSError) -> str:
     """Why a file could not be read, in the words every failure record uses."""
     return f"cannot read file: {exc.strerror or exc}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
@@ -12,7 +11,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import functional as TF
 
 from .exceptions import ImageReadError
-from .hashing import unreadable
+from .hashing import read_hashed, unreadable
 from .images import read_image
 from .preprocess import Preprocessing
 from .runtime import usable_cores
@@ -64,10 +63,8 @@ class ImageDataset(Dataset):
         try:
             data = None
             if position in self.hash:
-                key = ""
-                with open(path, "rb") as handle:
-                    data = handle.read()
-                key = hashlib.sha256(data).hexdigest()
+                key = ""  # known unreadable, should the read fail
+                data, key = read_hashed(path)
             image = read_image(path, data)
         except OSError as exc:
             return position, None, unreadable(exc), key

@@ -31,7 +31,7 @@ from .exceptions import StoreError
 from .failures import Failure, read_failures, write_failures
 from .hash_cache import HashCache
 from .keys import merge, to_hex, to_raw
-from .locking import try_lock
+from .locking import publish_file, try_lock
 from .segment import OpenSegment, Segment, new_name, recover
 from .store_v1 import V1Store, is_v1_store
 
@@ -440,4 +440,4 @@ class _Index:
 def _write_atomic(path: Path, content: dict) -> None:
     part = path.with_name(f".{path.name}.{os.getpid()}.part")
     part.write_text(json.dumps(content, sort_keys=True, indent=1))
-    os.rename(part, path)
+    publish_file(part, path)  # durable like segments: a crash never leaves an empty spec

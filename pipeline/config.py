@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from features.constants import DEVICES, PRECISIONS
+from features.constants import DEVICES, ENGINES, PRECISIONS
 
 from .exceptions import ParamsError
 from .params import spec
@@ -102,7 +102,7 @@ class EmbedParams:
     precision: str = spec("auto", choices=PRECISIONS)
     batch_size: int = spec(32, min=1)
     num_workers: int | None = spec(None, min=0)  # the local engine's decoder processes
-    engine: str = spec("local", choices=("local", "ray"))
+    engine: str = spec("local", choices=ENGINES)
     address: str | None = None  # engine ray: a running cluster ("auto", "ray://HOST:10001"); null starts one
     actors: int | None = spec(None, min=1)  # engine ray: embedding actors; null: one per GPU
 

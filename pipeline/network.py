@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from features import ExtractionReport, Extractor, FeatureStore, Preprocessing, create_extractor, extract
-from features.ray_engine import RayOptions, driver_extractor, extract_ray
+from features import ExtractionReport, Extractor, FeatureStore, Preprocessing, create_extractor
+from features.engines import extract_with
+from features.ray_engine import RayOptions
 
 from .config import BackboneParams, EmbedParams
 from .exceptions import DataError
@@ -45,19 +46,22 @@ def store_vectors(
 
     An image that cannot be decoded stops the stage with the list: it changed since it was scanned.
     """
-    if embed.engine == "ray":
-        options = RayOptions(embed.address, embed.actors)
-        extractor = driver_extractor(embed.device, embed.precision, options, **_create_args(backbone))
-        _announce(stage, extractor, f"on Ray ({embed.device})")
-        report = extract_ray(
-            paths, store, extractor, keys, embed.batch_size, device=embed.device, options=options
-        )
-    else:
-        extractor = make_extractor(backbone, embed)
-        _announce(stage, extractor, f"on {extractor.device}")
-        report = extract(
-            paths, store, extractor, keys=keys, batch_size=embed.batch_size, num_workers=embed.num_workers
-        )
+    extractor, report = extract_with(
+        embed.engine,
+        paths,
+        store,
+        _create_args(backbone),
+        device=embed.device,
+        precision=embed.precision,
+        keys=keys,
+        batch_size=embed.batch_size,
+        num_workers=embed.num_workers,
+        ray=RayOptions(embed.address, embed.actors),
+        announce=lambda extractor, where: print(
+            f"{stage}: extractor {extractor.fingerprint} ({extractor.backbone.weights_id}, "
+            f"{extractor.precision} {where})"
+        ),
+    )
     if report.failures:
         listing = "\n".join(f"  {f.path}: {f.reason}" for f in report.failures)
         raise DataError(
@@ -65,13 +69,6 @@ def store_vectors(
             "They changed after the scan; run `dvc repro prepare` to exclude them."
         )
     return extractor, report
-
-
-def _announce(stage: str, extractor: Extractor, where: str) -> None:
-    print(
-        f"{stage}: extractor {extractor.fingerprint} ({extractor.backbone.weights_id}, "
-        f"{extractor.precision} {where})"
-    )
 
 
 def pixel_model(head: Head, extractor: Extractor) -> tuple[nn.Module, Preprocessing] | None:

@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from features import ImageReadError, list_images, read_image, sha256_file
-from features.hashing import unreadable
+from features import ImageReadError, list_images, read_image
+from features.hashing import read_hashed, unreadable
 
 from .exceptions import DataError
 
@@ -81,11 +81,11 @@ def check_images(paths: list, workers: int = 4) -> list[tuple[str, str | None]]:
 
 def _check_file(path) -> tuple[str, str | None]:
     try:
-        digest = sha256_file(path)
+        data, digest = read_hashed(path)  # one read serves the hash and the decoding check
     except OSError as exc:
         return "", unreadable(exc)
     try:
-        read_image(path)
+        read_image(path, data)
     except ImageReadError as exc:
         return digest, exc.reason
     return digest, None
