@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ MAX_BYTES = 256 * 2**20
 MAX_SECONDS = 60.0
 # Small segments (a put of a few rows each) are merged once this many have piled up.
 COMPACT_AFTER = 16
+_MARKER_PART = re.compile(r"\.store\.json\.\d+\.part")  # what `_write_atomic` leaves if killed
 
 
 @dataclass(frozen=True)
@@ -288,7 +290,8 @@ class FeatureStore:
             if meta.get("format") != FORMAT or meta.get("version") != VERSION:
                 raise StoreError(f"{self.path} is not a version-{VERSION} feature store ({meta})")
             return
-        if self.path.is_dir() and any(self.path.iterdir()):
+        # a creation killed before its rename leaves only its part file: finish it
+        if self.path.is_dir() and any(not _MARKER_PART.fullmatch(p.name) for p in self.path.iterdir()):
             raise StoreError(f"{self.path} is a directory but not a feature store (no store.json)")
         self.path.mkdir(parents=True, exist_ok=True)
         _write_atomic(marker, {"format": FORMAT, "version": VERSION})

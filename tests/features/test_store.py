@@ -125,6 +125,14 @@ def test_a_damaged_published_segment_names_the_recovery(tmp_path):
         FeatureStore(store.path).contains("fp", _keys(2))
 
 
+def test_a_store_whose_creation_was_killed_is_created_again(tmp_path):
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / ".store.json.4242.part").write_text("{")  # killed before its rename
+    store = FeatureStore(tmp_path / "s")
+    store.put("fp", SPEC, _keys(1), np.ones((1, 4)))
+    assert FeatureStore(tmp_path / "s").contains("fp", _keys(1)).all()
+
+
 def test_foreign_files_and_folders_are_refused(tmp_path):
     other = tmp_path / "other.h5"
     with h5py.File(other, "w") as h5:
