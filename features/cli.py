@@ -41,7 +41,11 @@ def build_parser(prog: str = "python -m features") -> argparse.ArgumentParser:
     ext.add_argument(
         "--address", help="--engine ray: a running cluster (auto, ray://HOST:10001); default: start one"
     )
-    ext.add_argument("--actors", type=_positive, help="--engine ray: embedding actors (default: one per GPU)")
+    ext.add_argument(
+        "--actors",
+        type=_positive,
+        help="--engine ray: embedding actors (default: one per GPU, or per core without GPUs)",
+    )
 
     info = commands.add_parser("info", help="fingerprints, segments, sizes and failures in a store")
     info.add_argument("store", type=Path)

@@ -59,21 +59,28 @@ class ImageDataset(Dataset):
         return len(self.paths)
 
     def __getitem__(self, position: int):
-        path, key = self.paths[position], None
-        try:
-            data = None
-            if position in self.hash:
-                key = ""  # known unreadable, should the read fail
-                data, key = read_hashed(path)
-            image = read_image(path, data)
-        except OSError as exc:
-            return position, None, unreadable(exc), key
-        except ImageReadError as exc:
-            return position, None, exc.reason, key
+        image, key = read_keyed(self.paths[position], position in self.hash)
+        if isinstance(image, str):
+            return position, None, image, key
         if self.transform is not None:
             image = self.transform(self.preprocessing.geometry(image), position)
             return position, TF.pil_to_tensor(image), None, key
         return position, self.to_tensor(image), None, key
+
+
+def read_keyed(path: str, hash: bool) -> tuple[Image.Image | str, str | None]:
+    """The decoded image, or the reason it could not be; and with `hash`, the SHA-256 of the
+    bytes decoded (read once for both; "" when the file cannot be read), else None."""
+    key = "" if hash else None
+    try:
+        data = None
+        if hash:
+            data, key = read_hashed(path)
+        return read_image(path, data), key
+    except OSError as exc:
+        return unreadable(exc), key
+    except ImageReadError as exc:
+        return exc.reason, key
 
 
 def collate(items) -> Batch:

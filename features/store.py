@@ -31,7 +31,7 @@ import numpy as np
 from .exceptions import StoreError
 from .failures import Failure, read_failures, write_failures
 from .hash_cache import HashCache
-from .keys import merge, to_hex, to_raw
+from .keys import KEY_BYTES, SortedKeys, merge, to_hex, to_raw
 from .locking import publish_file, try_lock
 from .segment import OpenSegment, Segment, new_name, recover
 from .store_v1 import V1Store, is_v1_store
@@ -101,6 +101,14 @@ class FeatureStore:
             return self._read(fingerprint, raw, keys)
         except FileNotFoundError:  # compacted away since it was listed: look again
             return self._read(fingerprint, raw, keys)
+
+    def stored_keys(self, fingerprint: str) -> SortedKeys:
+        """Every key stored under `fingerprint`, sorted: the lookup index, for a process that
+        cannot reach the store (the Ray engine's claims) to search."""
+        if self._v1:
+            return SortedKeys(to_raw(sorted(self._v1.keys(fingerprint))))  # hex order is byte order
+        self._locate(fingerprint, np.empty((0, KEY_BYTES), np.uint8))  # merge what is new
+        return self._indexes[fingerprint].keys
 
     def failures(self) -> list[Failure]:
         if self._v1:

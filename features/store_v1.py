@@ -59,6 +59,11 @@ class V1Store:
             index = self._refresh_index(h5, fingerprint)
         return np.array([key in index for key in keys], dtype=bool)
 
+    def keys(self, fingerprint: str) -> list[str]:
+        """Every key stored under `fingerprint`."""
+        with self._reading() as h5:
+            return list(self._refresh_index(h5, fingerprint))
+
     def get(self, fingerprint: str, keys: Sequence[str]) -> np.ndarray:
         """Vectors for `keys` in their order; raises KeyError naming absent keys."""
         with self._reading() as h5:

@@ -104,7 +104,7 @@ class EmbedParams:
     num_workers: int | None = spec(None, min=0)  # the local engine's decoder processes
     engine: str = spec("local", choices=ENGINES)
     address: str | None = None  # engine ray: a running cluster ("auto", "ray://HOST:10001"); null starts one
-    actors: int | None = spec(None, min=1)  # engine ray: embedding actors; null: one per GPU
+    actors: int | None = spec(None, min=1)  # engine ray: embedding actors; null: one per GPU or core
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import sys
@@ -16,7 +17,8 @@ from features.cli import main as cli_main
 from tests.conftest import make_folder, make_image
 
 ray = pytest.importorskip("ray", reason="the [ray] extra is not installed")
-from features.ray_engine import extract_ray, require_ray  # noqa: E402
+from features.keys import SortedKeys, to_raw  # noqa: E402
+from features.ray_engine import _Claims, extract_ray, require_ray  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +64,33 @@ def test_same_keys_failures_and_vectors_as_the_local_engine(tmp_path, local_ray,
 
     again = extract_ray(paths, store, tiny_extractor, batch_size=3, progress=False)
     assert (again.computed, again.reused) == (0, 12)
+
+
+def test_bytes_stored_under_another_path_are_not_embedded_again(tmp_path, local_ray, tiny_extractor):
+    originals = make_folder(tmp_path / "images", {"a": 3})
+    store = FeatureStore(tmp_path / "s")
+    first = extract_ray(originals, store, tiny_extractor, batch_size=2, progress=False)
+    copies = []
+    for i, path in enumerate(originals[:2]):  # new paths, so the driver cannot know their keys
+        copies.append(tmp_path / "elsewhere" / f"copy{i}.png")
+        copies[-1].parent.mkdir(exist_ok=True)
+        copies[-1].write_bytes(path.read_bytes())
+    twice = copies + [tmp_path / "elsewhere" / "copy0_again.png"]
+    twice[-1].write_bytes(copies[0].read_bytes())
+    again = extract_ray(twice, store, tiny_extractor, batch_size=2, progress=False)
+    assert (again.computed, again.reused, again.failures) == (0, 2, [])
+    assert again.keys == first.keys[:2] + first.keys[:1]
+    cached = store.hash_cache().lookup([str(p) for p in twice])  # hashed on the cluster, remembered
+    assert [cached[str(p)][3] for p in twice] == again.keys
+
+
+def test_a_retried_batch_gets_its_own_claims_back():
+    keys = [hashlib.sha256(bytes([i])).hexdigest() for i in range(4)]
+    stored, planned = (SortedKeys(to_raw(sorted(k))) for k in ([keys[0]], [keys[1]]))
+    claims = _Claims(stored, planned)
+    assert claims.claim(keys, [10, 11, 12, 13]) == ["stored", "repeated", "", ""]
+    assert claims.claim(keys[2:], [12, 13]) == ["", ""]  # an actor died; Ray runs the batch again
+    assert claims.claim(keys[2:], [14, 15]) == ["repeated", "repeated"]  # other files, same bytes
 
 
 def test_a_killed_actor_still_ends_with_every_vector(tmp_path, local_ray, tiny_extractor):

@@ -45,6 +45,17 @@ def test_put_skips_keys_already_stored(tmp_path):
     assert store.fingerprints()["fp"] == {**SPEC, "dim": 4, "count": 4}
 
 
+def test_stored_keys_are_every_segments_keys_sorted(tmp_path):
+    store = FeatureStore(tmp_path / "s")
+    keys = _keys(9)
+    store.put("fp", SPEC, keys[:5], np.zeros((5, 4)))
+    store.put("fp", SPEC, keys[3:], np.zeros((6, 4)))  # two segments, overlapping
+    stored = FeatureStore(store.path).stored_keys("fp")
+    np.testing.assert_array_equal(stored.raw, to_raw(sorted(keys)))
+    assert (stored.find(to_raw(_keys(3, "absent"))) == -1).all()
+    assert len(store.stored_keys("other")) == 0
+
+
 def test_other_fingerprint_never_reads_these_vectors(tmp_path):
     store = FeatureStore(tmp_path / "s")
     keys = _keys(3)
@@ -259,6 +270,7 @@ def test_a_version_1_store_is_read_as_it_is_and_converted_by_one_command(tmp_pat
     before = old.read_bytes()
     v1 = FeatureStore(old)
     np.testing.assert_array_equal(v1.get("fp", keys[::-1]), vectors[::-1])
+    np.testing.assert_array_equal(v1.stored_keys("fp").raw, to_raw(sorted(keys)))
     with pytest.raises(StoreError, match=r"version-1 store.*python -m features convert"):
         v1.put("fp", SPEC, _keys(1, "new"), np.ones((1, 4)))
     assert main(["convert", str(old), str(tmp_path / "store")]) == 0
