@@ -157,7 +157,10 @@ def _embed_on_ray(
         claims = None  # only files hashed on the cluster need to ask what is stored
         if plan.stale:
             planned = SortedKeys(to_raw(sorted(plan.claimed)))  # hex order is byte order
-            claims = ray.remote(num_cpus=0)(_Claims).remote(store.stored_keys(extractor.fingerprint), planned)
+            # restarted from its arguments if its node is lost: at worst a repeated file is
+            # embedded twice, and the writer keeps one copy
+            restarting = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)(_Claims)
+            claims = restarting.remote(store.stored_keys(extractor.fingerprint), planned)
         vectors = (
             ray.data.from_arrow(_blocks_of_work(plan, batch_size))
             .map_batches(
