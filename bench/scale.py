@@ -104,6 +104,7 @@ def in_fresh_process(*args: str) -> dict:
 
 
 def report_store(label: str, path: Path, n: int, seed: int) -> None:
+    os.sync()  # time the lookups, not the build's writeback
     # the median of three fresh processes: the first can meet a disk still busy with the build
     runs = [in_fresh_process("_lookup", str(path), str(n), str(seed)) for _ in range(3)]
     result = {name: float(np.median([run[name] for run in runs])) for name in runs[0] if name != "shape"}
