@@ -1,4 +1,4 @@
-"""Hash once: (path, size, mtime, inode) -> SHA-256 in SQLite beside the store, as DVC keeps its state.
+"""Hash once: (absolute path, size, mtime, inode) -> SHA-256 in SQLite beside the store, like DVC's state.
 
 A re-run over a million unchanged files stats them instead of reading them. A file whose
 size, modification time (nanoseconds) or inode changed is hashed again: by `hash_files` in
@@ -39,19 +39,22 @@ class HashCache:
 
     def lookup(self, paths: Sequence[str]) -> dict[str, tuple[int, int, int, str]]:
         """path -> (size, mtime_ns, inode, sha256) for the paths the cache knows."""
+        absolute = [os.path.abspath(path) for path in paths]  # one entry whatever the cwd
         known = {}
         with self._connect() as db:
-            for start in range(0, len(paths), _QUERY_CHUNK):
-                chunk = paths[start : start + _QUERY_CHUNK]
+            for start in range(0, len(absolute), _QUERY_CHUNK):
+                chunk = absolute[start : start + _QUERY_CHUNK]
                 marks = ",".join("?" * len(chunk))
                 rows = db.execute(f"SELECT * FROM hashes WHERE path IN ({marks})", chunk)
                 known.update((path, tuple(rest)) for path, *rest in rows)
-        return known
+        return {path: known[a] for path, a in zip(paths, absolute, strict=True) if a in known}
 
     def remember(self, entries: list[tuple[str, int, int, int, str]]) -> None:
+        """Cache (path, size, mtime_ns, inode, sha256) entries."""
         if entries:
+            rows = [(os.path.abspath(path), *rest) for path, *rest in entries]
             with self._connect() as db:
-                db.executemany("INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?)", entries)
+                db.executemany("INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?)", rows)
 
 
 FileState = tuple[int, int, int]  # size, mtime_ns, inode: what says a file is unchanged

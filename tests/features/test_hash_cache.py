@@ -33,6 +33,17 @@ def test_unchanged_files_are_not_read_again(tmp_path, monkeypatch):
     assert again == first and reads == []
 
 
+def test_a_file_is_known_whatever_the_working_directory(tmp_path, monkeypatch):
+    path = make_image(tmp_path / "images" / "a.png", seed=1)
+    cache = HashCache(tmp_path / "hashes.sqlite")
+    monkeypatch.chdir(tmp_path)
+    hash_files(["images/a.png"], cache)
+    monkeypatch.chdir(tmp_path / "images")
+    reads = _count_reads(monkeypatch)
+    assert hash_files(["a.png", "./a.png", str(path)], cache)[0] == [sha256_file(path)] * 3
+    assert reads == []
+
+
 def test_a_changed_file_is_hashed_again(tmp_path, monkeypatch):
     path = make_image(tmp_path / "a.png", seed=1)
     cache = HashCache(tmp_path / "hashes.sqlite")
