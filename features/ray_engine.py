@@ -112,7 +112,8 @@ def extract_ray(
     `extractor` is the driver's: its fingerprint and recipe. Each actor rebuilds it from the
     recipe on `device` and stops if its fingerprint differs (other weights on that node, or a
     precision its GPU resolves differently). Ray is reached (`ray_session(options.address)`)
-    only when the store lacks something, so a re-run with nothing to do never starts it.
+    only when a file is new to the hash cache or its content is missing from the store, so a
+    re-run over unchanged files with nothing to do never starts it.
     """
     ray = require_ray()
     if extractor.recipe is None:
