@@ -20,7 +20,8 @@
    nothing computed). Ray's overhead is its time over the local engine's (target <= 1.2x),
    and, from the two ends of `--images`, each engine's time split into a fixed part (Ray's
    start and stop) and a rate per image.
-   The 1M point is the store alone (part 3), for the disk and the hours it would take here.
+   `--images 10000,1000000` embeds a million images (40 minutes on 2 cores, 3 GB of PNGs);
+   part 3 is the store alone at 1M and 10M vectors.
 """
 
 from __future__ import annotations
