@@ -11,7 +11,8 @@ from tqdm.auto import tqdm
 
 from .extractor import Extractor
 from .failures import Failure
-from .hash_cache import FileState, hash_files, lookup_files
+from .hash_cache import FileState, lookup_files
+from .keys import SortedKeys, to_raw
 from .loader import ImageTransform, default_num_workers, make_loader
 from .store import FeatureStore
 
@@ -59,7 +60,7 @@ def extract(
     they read, so hashing runs in parallel with decoding and each file is read once.
     """
     start = time.perf_counter()
-    plan = plan_extraction(paths, store, extractor.fingerprint, keys, hash_while_decoding=True)
+    plan = plan_extraction(paths, store, extractor.fingerprint, keys)
     todo, report = plan.todo, plan.report
 
     if todo:
@@ -74,11 +75,12 @@ def extract(
             hash=[row for row, position in enumerate(todo) if position in plan.stale],
         )
         bar = tqdm(total=len(todo), unit="img", desc="embedding", disable=not progress)
+        claims = Claims(*plan.known_keys(store)) if plan.stale else None
         with bar, store.writer(extractor.fingerprint, extractor.spec) as writer:
             for batch in loader:
                 plan.learn_keys({todo[row]: key for row, key in batch.keys.items()})
                 decoded = [todo[row] for row in batch.positions]
-                new = plan.new_content(store, decoded)  # rows whose bytes the store or this run has
+                new = plan.new_content(claims, decoded)  # not the rows whose bytes are stored or repeated
                 plan.record(
                     writer,
                     bar,
@@ -104,25 +106,27 @@ class Plan:
     todo: list[int]
     report: ExtractionReport  # reuse and unreadable files counted; engines add the rest
     stale: dict[int, FileState] = field(default_factory=dict)  # position -> state when planned
-    claimed: set[str] = field(default_factory=set)  # keys already stored or being computed
+    planned: list[str] = field(default_factory=list)  # the distinct keys known when planned
 
     def learn_keys(self, hashed: dict[int, str]) -> None:
         for position, key in hashed.items():
             self.keys[position] = key
 
-    def new_content(self, store: FeatureStore, positions: list[int]) -> list[int]:
+    def known_keys(self, store: FeatureStore) -> tuple[SortedKeys, SortedKeys]:
+        """What `Claims` starts from: the keys stored, and those this plan knew already."""
+        planned = SortedKeys(to_raw(sorted(self.planned)))  # hex order is byte order
+        return store.stored_keys(self.report.fingerprint), planned
+
+    def new_content(self, claims: Claims | None, positions: list[int]) -> list[int]:
         """The indexes into `positions` worth embedding: a file hashed while decoding may turn
         out to hold bytes the store has (counted as reused) or another file of this run has."""
-        keep, hashed = [], {}
-        for i, position in enumerate(positions):
-            if position not in self.stale:
-                keep.append(i)
-            elif (key := self.keys[position]) not in self.claimed:
-                self.claimed.add(key)
-                hashed[i] = key
-        present = store.contains(self.report.fingerprint, list(hashed.values()))
-        self.report.reused += int(present.sum())
-        return sorted(keep + [i for i, have in zip(hashed, present, strict=True) if not have])
+        hashed = [i for i, position in enumerate(positions) if position in self.stale]
+        if not hashed:
+            return list(range(len(positions)))
+        verdicts = claims.claim([self.keys[positions[i]] for i in hashed], [positions[i] for i in hashed])
+        self.report.reused += verdicts.count(STORED)
+        dropped = {i for i, verdict in zip(hashed, verdicts, strict=True) if verdict}
+        return [i for i in range(len(positions)) if i not in dropped]
 
     def record(
         self, writer, bar, done: list[int], vectors, failed: list[tuple[int, str]], with_paths=True, skipped=0
@@ -147,26 +151,19 @@ class Plan:
 
 
 def plan_extraction(
-    paths: Sequence[str | os.PathLike],
-    store: FeatureStore,
-    fingerprint: str,
-    keys: Sequence[str] | None,
-    hash_while_decoding: bool = False,
+    paths: Sequence[str | os.PathLike], store: FeatureStore, fingerprint: str, keys: Sequence[str] | None
 ) -> Plan:
-    """Key every file (SHA-256 through the store's hash cache, unless `keys` is given), and keep
-    the first position of each distinct key the store lacks: duplicates and stored images are
-    never decoded. With `hash_while_decoding`, files the cache does not know unchanged are not
-    hashed here but left in `Plan.stale` for the decoders, which read them anyway."""
+    """Key every file whose key is known (given, or from the store's hash cache for an unchanged
+    file), and keep the first position of each distinct key the store lacks: duplicates and
+    stored images are never decoded. Files the cache does not know unchanged are not hashed
+    here but left in `Plan.stale` for the decoders, which read them anyway."""
     paths = [str(p) for p in paths]
     failures: list[Failure] = []
     stale: dict[int, FileState] = {}
-    if keys is None and hash_while_decoding:
+    if keys is None:
         found = lookup_files(paths, store.hash_cache())
-        keys, stale, unreadable = found.keys, found.stale, found.unreadable
-        failures = [Failure(paths[i], reason) for i, reason in unreadable.items()]
-    elif keys is None:
-        keys, unreadable = hash_files(paths, store.hash_cache())
-        failures = [Failure(paths[i], reason) for i, reason in unreadable.items()]
+        keys, stale = found.keys, found.stale
+        failures = [Failure(paths[i], reason) for i, reason in found.unreadable.items()]
     keys = list(keys)
     report = ExtractionReport(fingerprint, keys, failures=failures)
     first_position: dict[str, int] = {}
@@ -177,7 +174,33 @@ def plan_extraction(
     present = store.contains(fingerprint, unique)
     report.reused = int(present.sum())
     todo = [first_position[key] for key, have in zip(unique, present, strict=True) if not have]
-    return Plan(paths, keys, sorted(todo + list(stale)), report, stale, set(unique))
+    return Plan(paths, keys, sorted(todo + list(stale)), report, stale, unique)
+
+
+STORED, REPEATED = "stored", "repeated"  # why a file hashed while decoding is not embedded
+
+
+class Claims:
+    """Which content a run still has to embed, for files hashed while decoding: not what is
+    stored, nor what the plan knew already, and each new key for one file only. A file claims
+    a key by its position, so a batch decoded again (Ray retrying it after losing an actor)
+    gets its own claims back instead of finding them taken. On Ray it is an actor."""
+
+    def __init__(self, stored: SortedKeys, planned: SortedKeys):
+        self.stored, self.planned = stored, planned
+        self.owner: dict[str, int] = {}  # key -> position of the file that claimed it
+
+    def claim(self, keys: list[str], positions: list[int]) -> list[str]:
+        """Per file: "" (embed it), "stored" or "repeated" (another file of the run has its bytes)."""
+        raw = to_raw(keys)
+        planned, stored = self.planned.find(raw) >= 0, self.stored.find(raw) >= 0
+        out = []
+        for key, position, known, have in zip(keys, positions, planned, stored, strict=True):
+            if known or self.owner.setdefault(key, position) != position:
+                out.append(REPEATED)
+            else:
+                out.append(STORED if have else "")
+        return out
 
 
 class _Reindexed:

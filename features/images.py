@@ -12,6 +12,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .constants import ALPHA_BACKGROUND, IMAGE_EXTENSIONS, MAX_IMAGE_PIXELS
 from .exceptions import ImageReadError
+from .hashing import read_hashed, unreadable
 
 # Modes holding more than 8 bits per sample; Pillow's convert("RGB") clips them instead
 # of scaling, which turns most 16-bit scans white.
@@ -21,6 +22,22 @@ _WIDE_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 def is_image_file(path: str | os.PathLike) -> bool:
     """True for files whose extension is one the library reads."""
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def read_keyed(path: str, hash: bool) -> tuple[Image.Image | str, str | None]:
+    """`read_image`, answered rather than raised: the image, or the reason it could not be
+    read; and with `hash`, the SHA-256 of the bytes decoded (read once for both; "" when the
+    file cannot be read), else None."""
+    key = "" if hash else None
+    try:
+        data = None
+        if hash:
+            data, key = read_hashed(path)
+        return read_image(path, data), key
+    except OSError as exc:
+        return unreadable(exc), key
+    except ImageReadError as exc:
+        return exc.reason, key
 
 
 def read_image(path: str | os.PathLike, data: bytes | None = None) -> Image.Image:

@@ -10,9 +10,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import functional as TF
 
-from .exceptions import ImageReadError
-from .hashing import read_hashed, unreadable
-from .images import read_image
+from .images import read_keyed
 from .preprocess import Preprocessing
 from .runtime import usable_cores
 
@@ -66,21 +64,6 @@ class ImageDataset(Dataset):
             image = self.transform(self.preprocessing.geometry(image), position)
             return position, TF.pil_to_tensor(image), None, key
         return position, self.to_tensor(image), None, key
-
-
-def read_keyed(path: str, hash: bool) -> tuple[Image.Image | str, str | None]:
-    """The decoded image, or the reason it could not be; and with `hash`, the SHA-256 of the
-    bytes decoded (read once for both; "" when the file cannot be read), else None."""
-    key = "" if hash else None
-    try:
-        data = None
-        if hash:
-            data, key = read_hashed(path)
-        return read_image(path, data), key
-    except OSError as exc:
-        return unreadable(exc), key
-    except ImageReadError as exc:
-        return exc.reason, key
 
 
 def collate(items) -> Batch:

@@ -26,10 +26,9 @@ import torch
 from tqdm.auto import tqdm
 
 from .exceptions import ConfigError, FeaturesError, StoreError
-from .extract import ExtractionReport, Plan, plan_extraction
+from .extract import STORED, Claims, ExtractionReport, Plan, plan_extraction
 from .extractor import Extractor, create_extractor
-from .keys import SortedKeys, to_raw
-from .loader import read_keyed
+from .images import read_keyed
 from .preprocess import Preprocessing
 from .runtime import resolve_device, resolve_precision
 from .store import FeatureStore
@@ -121,7 +120,7 @@ def extract_ray(
             "the Ray engine rebuilds the extractor on each actor: build it with create_extractor"
         )
     start = time.perf_counter()
-    plan = plan_extraction(paths, store, extractor.fingerprint, keys, hash_while_decoding=True)
+    plan = plan_extraction(paths, store, extractor.fingerprint, keys)
     report = plan.report
     if plan.todo:
         with ray_session(options.address):
@@ -157,11 +156,10 @@ def _embed_on_ray(
     with bar, store.writer(extractor.fingerprint, extractor.spec) as writer, _actor_errors(ray):
         claims = None  # only files hashed on the cluster need to ask what is stored
         if plan.stale:
-            planned = SortedKeys(to_raw(sorted(plan.claimed)))  # hex order is byte order
             # restarted from its arguments if its node is lost: at worst a repeated file is
             # embedded twice, and the writer keeps one copy
-            restarting = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)(_Claims)
-            claims = restarting.remote(store.stored_keys(extractor.fingerprint), planned)
+            restarting = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)(Claims)
+            claims = restarting.remote(*plan.known_keys(store))
         vectors = (
             ray.data.from_arrow(_blocks_of_work(plan, batch_size))
             .map_batches(
@@ -213,13 +211,10 @@ def _record(plan: Plan, writer, bar, batch: dict[str, np.ndarray]) -> None:
     plan.learn_keys({p: key for p, key in zip(positions, batch["key"], strict=True) if key})
     ok = errors == ""
     embedded = ok & (reuse == "")
-    plan.report.reused += int((reuse == _STORED).sum())
+    plan.report.reused += int((reuse == STORED).sum())
     done = [p for p, e in zip(positions, embedded, strict=True) if e]
     failed = [(p, errors[i]) for i, p in enumerate(positions) if not ok[i]]
     plan.record(writer, bar, done, batch["vector"][embedded], failed, skipped=int((ok & ~embedded).sum()))
-
-
-_STORED, _REPEATED = "stored", "repeated"  # why a file hashed on the cluster is not embedded
 
 
 def _decode(batch: dict[str, np.ndarray], preprocessing: Preprocessing, claims) -> dict[str, np.ndarray]:
@@ -242,29 +237,6 @@ def _decode(batch: dict[str, np.ndarray], preprocessing: Preprocessing, claims) 
         asked = claims.claim.remote(keys[claim].tolist(), batch["position"][claim].tolist())
         reuse[claim] = require_ray().get(asked)
     return {"position": batch["position"], "key": keys, "reuse": reuse, "image": images, "error": errors}
-
-
-class _Claims:
-    """Which content the run still has to embed, for the tasks that hash files on the cluster:
-    not what is stored, nor what the driver planned already, and each new key for one file
-    only. A file claims a key by its position, so a batch that Ray retries after losing an
-    actor gets its own claims back instead of finding them taken."""
-
-    def __init__(self, stored: SortedKeys, planned: SortedKeys):
-        self.stored, self.planned = stored, planned
-        self.owner: dict[str, int] = {}  # key -> position of the file that claimed it
-
-    def claim(self, keys: list[str], positions: list[int]) -> list[str]:
-        """Per file: "" (embed it), "stored" or "repeated" (another file of the run has its bytes)."""
-        raw = to_raw(keys)
-        planned, stored = self.planned.find(raw) >= 0, self.stored.find(raw) >= 0
-        out = []
-        for key, position, known, have in zip(keys, positions, planned, stored, strict=True):
-            if known or self.owner.setdefault(key, position) != position:
-                out.append(_REPEATED)
-            else:
-                out.append(_STORED if have else "")
-        return out
 
 
 class _Embedder:

@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from features import ImageReadError, list_images, read_image
-from features.hashing import read_hashed, unreadable
+from features import list_images
+from features.images import read_keyed
 
 from .exceptions import DataError
 
@@ -80,15 +80,8 @@ def check_images(paths: list, workers: int = 4) -> list[tuple[str, str | None]]:
 
 
 def _check_file(path) -> tuple[str, str | None]:
-    try:
-        data, digest = read_hashed(path)  # one read serves the hash and the decoding check
-    except OSError as exc:
-        return "", unreadable(exc)
-    try:
-        read_image(path, data)
-    except ImageReadError as exc:
-        return digest, exc.reason
-    return digest, None
+    image, digest = read_keyed(str(path), hash=True)  # one read serves the hash and the decoding check
+    return digest, image if isinstance(image, str) else None
 
 
 def _settle_duplicates(items: list[Item]) -> tuple[list[Item], list[Excluded]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import os
 import random
@@ -12,6 +13,8 @@ import time
 import numpy as np
 
 from features import FeatureStore, create_extractor, extract, sha256_file
+from features.extract import Claims
+from features.keys import SortedKeys, to_raw
 from tests.conftest import SMALL, make_folder, make_image
 
 
@@ -155,3 +158,12 @@ def test_second_task_runs_the_network_only_on_new_images(tmp_path, small_extract
     new = make_folder(tmp_path / "new", {"owl": 5}, start_seed=1000)
     mixed = extract(fine[:6] + new, store, small_extractor, progress=False)
     assert (mixed.computed, mixed.reused) == (5, 6)
+
+
+def test_a_retried_batch_gets_its_own_claims_back():
+    keys = [hashlib.sha256(bytes([i])).hexdigest() for i in range(4)]
+    stored, planned = (SortedKeys(to_raw(sorted(k))) for k in ([keys[0]], [keys[1]]))
+    claims = Claims(stored, planned)
+    assert claims.claim(keys, [10, 11, 12, 13]) == ["stored", "repeated", "", ""]
+    assert claims.claim(keys[2:], [12, 13]) == ["", ""]  # an actor died; Ray runs the batch again
+    assert claims.claim(keys[2:], [14, 15]) == ["repeated", "repeated"]  # other files, same bytes

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 import sys
@@ -16,8 +15,7 @@ from features.cli import main as cli_main
 from tests.conftest import assert_same_vectors, make_folder, make_image
 
 ray = pytest.importorskip("ray", reason="the [ray] extra is not installed")
-from features.keys import SortedKeys, to_raw  # noqa: E402
-from features.ray_engine import _Claims, extract_ray, require_ray  # noqa: E402
+from features.ray_engine import extract_ray, require_ray  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -77,15 +75,6 @@ def test_bytes_stored_under_another_path_are_not_embedded_again(tmp_path, local_
     assert again.keys == first.keys[:2] + first.keys[:1]
     cached = store.hash_cache().lookup([str(p) for p in twice])  # hashed on the cluster, remembered
     assert [cached[str(p)][3] for p in twice] == again.keys
-
-
-def test_a_retried_batch_gets_its_own_claims_back():
-    keys = [hashlib.sha256(bytes([i])).hexdigest() for i in range(4)]
-    stored, planned = (SortedKeys(to_raw(sorted(k))) for k in ([keys[0]], [keys[1]]))
-    claims = _Claims(stored, planned)
-    assert claims.claim(keys, [10, 11, 12, 13]) == ["stored", "repeated", "", ""]
-    assert claims.claim(keys[2:], [12, 13]) == ["", ""]  # an actor died; Ray runs the batch again
-    assert claims.claim(keys[2:], [14, 15]) == ["repeated", "repeated"]  # other files, same bytes
 
 
 def test_a_killed_actor_still_ends_with_every_vector(tmp_path, local_ray, tiny_extractor):
