@@ -34,13 +34,14 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from features import FeatureStore, create_extractor, extract
-from pipeline.config import SplitParams
-from pipeline.heads import head_from_params, search_space, selection
+from pipeline.analysis.stats import mcnemar_exact
+from pipeline.data.params import SplitParams
+from pipeline.data.scan import scan_folder
+from pipeline.data.splits import stratified_split
+from pipeline.heads import selection
+from pipeline.heads.registry import head_from_params, search_space
 from pipeline.heads.search import search
 from pipeline.params import Params
-from pipeline.scan import scan_folder
-from pipeline.splits import stratified_split
-from pipeline.stats import mcnemar_exact
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"

@@ -1,20 +1,29 @@
-"""Extraction: embed what the store lacks, batch by batch, and say what was reused."""
+"""Extraction: a plan of what the store lacks, engines that yield embedded batches, one recorder.
+
+Like Ray's batch-inference example: `plan_extraction` decides once, from the keys known and
+what the store holds, which files must be decoded; an engine (`local_batches` here, or the
+Ray engine) turns those into `EmbeddedBatch`es; one `Recorder` writes their vectors, learns
+the keys hashed on the way, and counts what was computed, reused and failed, whichever
+engine made them.
+"""
 
 from __future__ import annotations
 
+import enum
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from .extractor import Extractor
 from .failures import Failure
 from .hash_cache import FileState, lookup_files
 from .keys import SortedKeys, to_raw
-from .loader import ImageTransform, default_num_workers, make_loader
-from .store import FeatureStore
+from .loader import ImageTransform, Reindexed, default_num_workers, make_loader
+from .store import FeatureStore, StoreWriter
 
 
 @dataclass
@@ -41,6 +50,165 @@ class ExtractionReport:
         )
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What an engine must decode, decided once before any image is read.
+
+    `todo` holds the position of each distinct known key the store lacks, and of each file
+    in `stale`, whose key its decoder learns from the bytes it reads (the hash cache did not
+    know it unchanged). Nothing here changes while the engines run.
+    """
+
+    fingerprint: str
+    paths: list[str]
+    keys: list[str]  # "" where not known yet, or the file cannot be read
+    todo: list[int]
+    stale: dict[int, FileState]  # position -> the file's state when planned
+    planned: list[str]  # the distinct keys known when planned
+    reused: int  # of those, how many the store holds
+    unreadable: list[Failure]  # files that could not even be stat-ed
+
+    def empty_report(self) -> ExtractionReport:
+        """The report before any batch: what planning counted (reuse, unreadable files)."""
+        return ExtractionReport(
+            self.fingerprint, list(self.keys), reused=self.reused, failures=list(self.unreadable)
+        )
+
+    def known_keys(self, store: FeatureStore) -> tuple[SortedKeys, SortedKeys]:
+        """What `Claims` starts from: the keys stored, and those this plan knew already."""
+        planned = SortedKeys(to_raw(sorted(self.planned)))  # hex order is byte order
+        return store.stored_keys(self.fingerprint), planned
+
+
+def plan_extraction(
+    paths: Sequence[str | os.PathLike], store: FeatureStore, fingerprint: str, keys: Sequence[str] | None
+) -> Plan:
+    """Key every file whose key is known (given, or from the store's hash cache for an unchanged
+    file), and keep the first position of each distinct key the store lacks: duplicates and
+    stored images are never decoded. Files the cache does not know unchanged are not hashed
+    here but left in `stale` for the decoders, which read them anyway."""
+    paths = [str(p) for p in paths]
+    unreadable: list[Failure] = []
+    stale: dict[int, FileState] = {}
+    if keys is None:
+        found = lookup_files(paths, store.hash_cache())
+        keys, stale = found.keys, found.stale
+        unreadable = [Failure(paths[i], reason) for i, reason in found.unreadable.items()]
+    first_position: dict[str, int] = {}
+    for position, key in enumerate(keys):
+        if key:
+            first_position.setdefault(key, position)
+    unique = list(first_position)
+    present = store.contains(fingerprint, unique)
+    todo = [first_position[key] for key, have in zip(unique, present, strict=True) if not have]
+    return Plan(
+        fingerprint,
+        paths,
+        list(keys),
+        sorted(todo + list(stale)),
+        stale,
+        unique,
+        int(present.sum()),
+        unreadable,
+    )
+
+
+class Verdict(str, enum.Enum):
+    """What to do with a file hashed while decoding; a str, so it travels in Ray's arrays."""
+
+    EMBED = "embed"
+    STORED = "stored"  # the store has these bytes already (counted as reused)
+    REPEATED = "repeated"  # another file of this run has them
+
+
+class Claims:
+    """Which content a run still has to embed, for files hashed while decoding: not what is
+    stored, nor what the plan knew already, and each new key for one file only. A file claims
+    a key by its position, so a batch decoded again (Ray retrying it after losing an actor)
+    gets its own claims back instead of finding them taken. On Ray it is an actor."""
+
+    def __init__(self, stored: SortedKeys, planned: SortedKeys):
+        self.stored, self.planned = stored, planned
+        self.owner: dict[str, int] = {}  # key -> position of the file that claimed it
+
+    def claim(self, keys: list[str], positions: list[int]) -> list[Verdict]:
+        raw = to_raw(keys)
+        planned, stored = self.planned.find(raw) >= 0, self.stored.find(raw) >= 0
+        out = []
+        for key, position, known, have in zip(keys, positions, planned, stored, strict=True):
+            if known or self.owner.setdefault(key, position) != position:
+                out.append(Verdict.REPEATED)
+            else:
+                out.append(Verdict.STORED if have else Verdict.EMBED)
+        return out
+
+
+@dataclass
+class EmbeddedBatch:
+    """One batch from an engine, in the plan's positions."""
+
+    positions: list[int]  # files decoded
+    verdicts: list[Verdict]  # for each of them
+    vectors: np.ndarray  # one row per EMBED verdict, in order
+    failures: list[tuple[int, str]] = field(default_factory=list)  # (position, reason): not decoded
+    learned: dict[int, str] = field(default_factory=dict)  # position -> key hashed from the bytes read
+
+    @property
+    def embedded(self) -> list[int]:
+        return [p for p, v in zip(self.positions, self.verdicts, strict=True) if v is Verdict.EMBED]
+
+
+class Recorder:
+    """The one sink of every engine: vectors into the writer, keys learned, reuse, failures and
+    progress counted. `finish` files the failures and the learned hashes with the store."""
+
+    def __init__(self, plan: Plan, writer: StoreWriter, bar: tqdm, with_paths: bool = True):
+        self.plan, self.writer, self.bar, self.with_paths = plan, writer, bar, with_paths
+        self.report = plan.empty_report()
+        self.keys = self.report.keys  # filled in as the decoders hash the stale files
+
+    def record(self, batch: EmbeddedBatch) -> None:
+        report, paths = self.report, self.plan.paths
+        for position, key in batch.learned.items():
+            self.keys[position] = key
+        for position, reason in batch.failures:
+            report.failures.append(Failure(paths[position], str(reason), self.keys[position]))
+        report.reused += batch.verdicts.count(Verdict.STORED)
+        done = batch.embedded
+        if done:
+            written = [paths[p] for p in done] if self.with_paths else None
+            self.writer.put([self.keys[p] for p in done], batch.vectors, written)
+            report.computed += len(done)
+        self.bar.update(len(batch.positions) + len(batch.failures))
+        self.bar.set_postfix(reused=report.reused, computed=report.computed, failed=len(report.failures))
+
+    def finish(self, store: FeatureStore) -> ExtractionReport:
+        store.add_failures([f for f in self.report.failures if f.key])
+        stale, paths = self.plan.stale, self.plan.paths
+        learned = [(paths[p], *state, self.keys[p]) for p, state in stale.items() if self.keys[p]]
+        store.hash_cache().remember(learned)
+        return self.report
+
+
+def record_all(
+    plan: Plan,
+    store: FeatureStore,
+    spec: dict,
+    batches: Iterable[EmbeddedBatch],
+    desc: str,
+    progress: bool,
+    with_paths: bool = True,
+) -> ExtractionReport:
+    """An engine's batches into one writer through one Recorder; the report. `spec` is the
+    extractor's, filed with its first vectors."""
+    bar = tqdm(total=len(plan.todo), unit="img", desc=desc, disable=not progress)
+    with bar, store.writer(plan.fingerprint, spec) as writer:
+        recorder = Recorder(plan, writer, bar, with_paths)
+        for batch in batches:
+            recorder.record(batch)
+    return recorder.finish(store)
+
+
 def extract(
     paths: Sequence[str | os.PathLike],
     store: FeatureStore,
@@ -61,153 +229,58 @@ def extract(
     """
     start = time.perf_counter()
     plan = plan_extraction(paths, store, extractor.fingerprint, keys)
-    todo, report = plan.todo, plan.report
-
-    if todo:
+    if not plan.todo:
+        report = plan.empty_report()
+    else:
         workers = default_num_workers(extractor.device) if num_workers is None else num_workers
-        loader = make_loader(
-            [plan.paths[i] for i in todo],
-            extractor.backbone.preprocessing,
-            batch_size,
-            workers,
-            pin_memory=extractor.device.type == "cuda",
-            transform=_Reindexed(transform, todo) if transform else None,
-            hash=[row for row, position in enumerate(todo) if position in plan.stale],
+        report = record_all(
+            plan,
+            store,
+            extractor.spec,
+            local_batches(plan, store, extractor, batch_size, workers, transform),
+            "embedding",
+            progress,
+            with_paths=transform is None,  # a transformed image's vector is not that file's
         )
-        bar = tqdm(total=len(todo), unit="img", desc="embedding", disable=not progress)
-        claims = Claims(*plan.known_keys(store)) if plan.stale else None
-        with bar, store.writer(extractor.fingerprint, extractor.spec) as writer:
-            for batch in loader:
-                plan.learn_keys({todo[row]: key for row, key in batch.keys.items()})
-                decoded = [todo[row] for row in batch.positions]
-                new = plan.new_content(claims, decoded)  # not the rows whose bytes are stored or repeated
-                plan.record(
-                    writer,
-                    bar,
-                    [decoded[row] for row in new],
-                    extractor(batch.images[new]) if new else None,
-                    [(todo[row], reason) for row, reason in batch.failures],
-                    with_paths=transform is None,  # a transformed image's vector is not that file's
-                    skipped=len(decoded) - len(new),
-                )
-        store.add_failures([f for f in report.failures if f.key])
-        plan.remember_hashes(store)
     report.seconds = time.perf_counter() - start
     return report
 
 
-@dataclass
-class Plan:
-    """What an engine must compute: `todo` holds the position of each distinct key the store
-    lacks, and of each file in `stale`, whose key its decoder learns from the bytes it reads."""
-
-    paths: list[str]
-    keys: list[str]  # "" until known, and for files that cannot be read
-    todo: list[int]
-    report: ExtractionReport  # reuse and unreadable files counted; engines add the rest
-    stale: dict[int, FileState] = field(default_factory=dict)  # position -> state when planned
-    planned: list[str] = field(default_factory=list)  # the distinct keys known when planned
-
-    def learn_keys(self, hashed: dict[int, str]) -> None:
-        for position, key in hashed.items():
-            self.keys[position] = key
-
-    def known_keys(self, store: FeatureStore) -> tuple[SortedKeys, SortedKeys]:
-        """What `Claims` starts from: the keys stored, and those this plan knew already."""
-        planned = SortedKeys(to_raw(sorted(self.planned)))  # hex order is byte order
-        return store.stored_keys(self.report.fingerprint), planned
-
-    def new_content(self, claims: Claims | None, positions: list[int]) -> list[int]:
-        """The indexes into `positions` worth embedding: a file hashed while decoding may turn
-        out to hold bytes the store has (counted as reused) or another file of this run has."""
-        hashed = [i for i, position in enumerate(positions) if position in self.stale]
-        if not hashed:
-            return list(range(len(positions)))
-        verdicts = claims.claim([self.keys[positions[i]] for i in hashed], [positions[i] for i in hashed])
-        self.report.reused += verdicts.count(STORED)
-        dropped = {i for i, verdict in zip(hashed, verdicts, strict=True) if verdict}
-        return [i for i in range(len(positions)) if i not in dropped]
-
-    def record(
-        self, writer, bar, done: list[int], vectors, failed: list[tuple[int, str]], with_paths=True, skipped=0
-    ):
-        """One batch, whichever engine made it: the vectors of positions `done` into the store,
-        the (position, reason) of images that did not decode into the report, progress shown
-        (`skipped`: images decoded and then found to be stored already)."""
-        report = self.report
-        for position, reason in failed:
-            report.failures.append(Failure(self.paths[position], str(reason), self.keys[position]))
-        if done:
-            paths = [self.paths[p] for p in done] if with_paths else None
-            writer.put([self.keys[p] for p in done], vectors, paths)
-            report.computed += len(done)
-        bar.update(len(done) + len(failed) + skipped)
-        bar.set_postfix(reused=report.reused, computed=report.computed, failed=len(report.failures))
-
-    def remember_hashes(self, store: FeatureStore) -> None:
-        """Put the keys the decoders learned into the store's hash cache, for the next run."""
-        entries = [(self.paths[p], *state, self.keys[p]) for p, state in self.stale.items() if self.keys[p]]
-        store.hash_cache().remember(entries)
-
-
-def plan_extraction(
-    paths: Sequence[str | os.PathLike], store: FeatureStore, fingerprint: str, keys: Sequence[str] | None
-) -> Plan:
-    """Key every file whose key is known (given, or from the store's hash cache for an unchanged
-    file), and keep the first position of each distinct key the store lacks: duplicates and
-    stored images are never decoded. Files the cache does not know unchanged are not hashed
-    here but left in `Plan.stale` for the decoders, which read them anyway."""
-    paths = [str(p) for p in paths]
-    failures: list[Failure] = []
-    stale: dict[int, FileState] = {}
-    if keys is None:
-        found = lookup_files(paths, store.hash_cache())
-        keys, stale = found.keys, found.stale
-        failures = [Failure(paths[i], reason) for i, reason in found.unreadable.items()]
-    keys = list(keys)
-    report = ExtractionReport(fingerprint, keys, failures=failures)
-    first_position: dict[str, int] = {}
-    for position, key in enumerate(keys):
-        if key:
-            first_position.setdefault(key, position)
-    unique = list(first_position)
-    present = store.contains(fingerprint, unique)
-    report.reused = int(present.sum())
-    todo = [first_position[key] for key, have in zip(unique, present, strict=True) if not have]
-    return Plan(paths, keys, sorted(todo + list(stale)), report, stale, unique)
-
-
-STORED, REPEATED = "stored", "repeated"  # why a file hashed while decoding is not embedded
-
-
-class Claims:
-    """Which content a run still has to embed, for files hashed while decoding: not what is
-    stored, nor what the plan knew already, and each new key for one file only. A file claims
-    a key by its position, so a batch decoded again (Ray retrying it after losing an actor)
-    gets its own claims back instead of finding them taken. On Ray it is an actor."""
-
-    def __init__(self, stored: SortedKeys, planned: SortedKeys):
-        self.stored, self.planned = stored, planned
-        self.owner: dict[str, int] = {}  # key -> position of the file that claimed it
-
-    def claim(self, keys: list[str], positions: list[int]) -> list[str]:
-        """Per file: "" (embed it), "stored" or "repeated" (another file of the run has its bytes)."""
-        raw = to_raw(keys)
-        planned, stored = self.planned.find(raw) >= 0, self.stored.find(raw) >= 0
-        out = []
-        for key, position, known, have in zip(keys, positions, planned, stored, strict=True):
-            if known or self.owner.setdefault(key, position) != position:
-                out.append(REPEATED)
-            else:
-                out.append(STORED if have else "")
-        return out
-
-
-class _Reindexed:
-    """Gives a transform the position in the caller's request, not in the todo list."""
-
-    def __init__(self, transform: ImageTransform, todo: list[int]):
-        self.transform, self.todo = transform, todo
-
-    def __call__(self, image, position: int):
-        return self.transform(image, self.todo[position])
+def local_batches(
+    plan: Plan,
+    store: FeatureStore,
+    extractor: Extractor,
+    batch_size: int,
+    num_workers: int,
+    transform: ImageTransform | None = None,
+) -> Iterator[EmbeddedBatch]:
+    """This machine's engine: DataLoader workers decode (and hash the stale files), the
+    network runs on what is new."""
+    todo = plan.todo
+    loader = make_loader(
+        [plan.paths[i] for i in todo],
+        extractor.backbone.preprocessing,
+        batch_size,
+        num_workers,
+        pin_memory=extractor.device.type == "cuda",
+        transform=Reindexed(transform, todo) if transform else None,
+        hash=[row for row, position in enumerate(todo) if position in plan.stale],
+    )
+    claims = Claims(*plan.known_keys(store)) if plan.stale else None
+    for batch in loader:
+        learned = {todo[row]: key for row, key in batch.keys.items()}
+        positions = [todo[row] for row in batch.positions]
+        verdicts = [Verdict.EMBED] * len(positions)
+        hashed = [i for i, position in enumerate(positions) if position in plan.stale]
+        if hashed:  # files the plan did not know: their bytes may be stored, or repeated in this run
+            asked = claims.claim([learned[positions[i]] for i in hashed], [positions[i] for i in hashed])
+            for i, verdict in zip(hashed, asked, strict=True):
+                verdicts[i] = verdict
+        new = [row for row, verdict in enumerate(verdicts) if verdict is Verdict.EMBED]
+        yield EmbeddedBatch(
+            positions,
+            verdicts,
+            extractor(batch.images[new]) if new else np.empty((0, extractor.dim), np.float32),
+            [(todo[row], reason) for row, reason in batch.failures],
+            learned,
+        )

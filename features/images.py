@@ -5,6 +5,9 @@ from __future__ import annotations
 import io
 import os
 import warnings
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,20 +27,40 @@ def is_image_file(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
 
-def read_keyed(path: str, hash: bool) -> tuple[Image.Image | str, str | None]:
-    """`read_image`, answered rather than raised: the image, or the reason it could not be
-    read; and with `hash`, the SHA-256 of the bytes decoded (read once for both; "" when the
-    file cannot be read), else None."""
+@dataclass(frozen=True)
+class Decoded:
+    """One file read: its picture or why there is none, and its key when it was hashed."""
+
+    image: Image.Image | None
+    error: str | None = None  # the reason, when `image` is None
+    key: str | None = None  # SHA-256 of the bytes when asked for ("" if unreadable), else None
+
+
+def read_keyed(path: str, hash: bool) -> Decoded:
+    """`read_image`, answered rather than raised; with `hash`, the SHA-256 of the very bytes
+    decoded (the file is read once for both)."""
     key = "" if hash else None
     try:
         data = None
         if hash:
             data, key = read_hashed(path)
-        return read_image(path, data), key
+        return Decoded(read_image(path, data), key=key)
     except OSError as exc:
-        return unreadable(exc), key
+        return Decoded(None, unreadable(exc), key)
     except ImageReadError as exc:
-        return exc.reason, key
+        return Decoded(None, exc.reason, key)
+
+
+def check_images(paths: Sequence[str | os.PathLike], workers: int = 4) -> list[tuple[str, str | None]]:
+    """(SHA-256, None) for each file that decodes, (SHA-256 or "", reason) for the others; one
+    read of each file serves the hash and the check, in threads (both release the GIL)."""
+
+    def check(path) -> tuple[str, str | None]:
+        read = read_keyed(str(path), hash=True)
+        return read.key, read.error
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(check, paths))
 
 
 def read_image(path: str | os.PathLike, data: bytes | None = None) -> Image.Image:

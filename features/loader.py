@@ -19,6 +19,16 @@ from .runtime import usable_cores
 ImageTransform = Callable[[Image.Image, int], Image.Image]
 
 
+class Reindexed:
+    """`transform` told each item's position in another list: `positions[i]` for item i."""
+
+    def __init__(self, transform: ImageTransform, positions: Sequence[int]):
+        self.transform, self.positions = transform, positions
+
+    def __call__(self, image: Image.Image, position: int) -> Image.Image:
+        return self.transform(image, self.positions[position])
+
+
 @dataclass
 class Batch:
     positions: list[int]  # positions in the request of the images that decoded
@@ -57,13 +67,13 @@ class ImageDataset(Dataset):
         return len(self.paths)
 
     def __getitem__(self, position: int):
-        image, key = read_keyed(self.paths[position], position in self.hash)
-        if isinstance(image, str):
-            return position, None, image, key
+        read = read_keyed(self.paths[position], position in self.hash)
+        if read.image is None:
+            return position, None, read.error, read.key
         if self.transform is not None:
-            image = self.transform(self.preprocessing.geometry(image), position)
-            return position, TF.pil_to_tensor(image), None, key
-        return position, self.to_tensor(image), None, key
+            image = self.transform(self.preprocessing.geometry(read.image), position)
+            return position, TF.pil_to_tensor(image), None, read.key
+        return position, self.to_tensor(read.image), None, read.key
 
 
 def collate(items) -> Batch:

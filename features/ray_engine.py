@@ -23,10 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from .exceptions import ConfigError, FeaturesError, StoreError
-from .extract import STORED, Claims, ExtractionReport, Plan, plan_extraction
+from .extract import Claims, EmbeddedBatch, ExtractionReport, Plan, Verdict, plan_extraction, record_all
 from .extractor import Extractor, create_extractor
 from .images import read_keyed
 from .preprocess import Preprocessing
@@ -121,71 +120,69 @@ def extract_ray(
         )
     start = time.perf_counter()
     plan = plan_extraction(paths, store, extractor.fingerprint, keys)
-    report = plan.report
-    if plan.todo:
-        with ray_session(options.address):
-            _embed_on_ray(ray, plan, store, extractor, batch_size, device, options, progress)
-        store.add_failures([f for f in report.failures if f.key])
-        plan.remember_hashes(store)
+    if not plan.todo:
+        report = plan.empty_report()
+    else:
+        with ray_session(options.address), _actor_errors(ray):
+            gpus = _gpus_per_actor(options)
+            actors = options.actors or _default_actors(gpus)
+            batches = ray_batches(ray, plan, store, extractor, batch_size, device, actors, gpus)
+            desc = f"embedding on {actors} Ray actor(s)"
+            report = record_all(plan, store, extractor.spec, batches, desc, progress)
     report.seconds = time.perf_counter() - start
     return report
 
 
-def _embed_on_ray(
+def ray_batches(
     ray,
     plan: Plan,
     store: FeatureStore,
     extractor: Extractor,
     batch_size: int,
     device: str,
-    options: RayOptions,
-    progress: bool,
-) -> None:
-    """Decode and embed `plan.todo` on the cluster; write the vectors, record the failures."""
-    gpus = _gpus_per_actor(options)
-    actors = options.actors or _default_actors(gpus)
+    actors: int,
+    gpus: float,
+) -> Iterator[EmbeddedBatch]:
+    """The Ray engine: `plan.todo` decoded by CPU tasks and embedded by `actors` actors of
+    `gpus` GPUs each, streamed back as batches."""
     # Without GPUs, an actor per core, each one thread, decoding its own images: on 2 cores
     # one actor decodes while the other computes, 1.4x faster than one actor of 2 threads
     # for bench/scale.py's small network, as fast for ResNet-50. The decoding asks for the
     # actor's CPUs, so that Ray fuses it into the actor rather than wait for a free core.
     cpus = 1 if gpus else max(1, int(_cluster("CPU")) // actors)
-    context = ray.data.DataContext.get_current()
-    context.enable_progress_bars = False  # the driver's bar below counts images
-    desc = f"embedding on {actors} Ray actor(s)"
-    bar = tqdm(total=len(plan.todo), unit="img", desc=desc, disable=not progress)
-    with bar, store.writer(extractor.fingerprint, extractor.spec) as writer, _actor_errors(ray):
-        claims = None  # only files hashed on the cluster need to ask what is stored
-        if plan.stale:
-            # restarted from its arguments if its node is lost: at worst a repeated file is
-            # embedded twice, and the writer keeps one copy
-            restarting = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)(Claims)
-            claims = restarting.remote(*plan.known_keys(store))
-        vectors = (
-            ray.data.from_arrow(_blocks_of_work(plan, batch_size))
-            .map_batches(
-                _decode,
-                fn_kwargs={"preprocessing": extractor.backbone.preprocessing, "claims": claims},
-                batch_size=batch_size,
-                batch_format="numpy",
-                num_cpus=cpus,
-            )
-            .map_batches(
-                _Embedder,
-                fn_constructor_kwargs={
-                    "recipe": extractor.recipe,
-                    "device": device,
-                    "fingerprint": extractor.fingerprint,
-                    "threads": cpus,
-                },
-                batch_size=batch_size,
-                batch_format="numpy",
-                compute=ray.data.ActorPoolStrategy(size=actors),
-                num_gpus=gpus,
-                num_cpus=cpus,
-            )
+    ray.data.DataContext.get_current().enable_progress_bars = False  # the recorder's bar counts images
+    claims = None  # only files hashed on the cluster need to ask what is stored
+    if plan.stale:
+        # restarted from its arguments if its node is lost: at worst a repeated file is
+        # embedded twice, and the writer keeps one copy
+        restarting = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)(Claims)
+        claims = restarting.remote(*plan.known_keys(store))
+    vectors = (
+        ray.data.from_arrow(_blocks_of_work(plan, batch_size))
+        .map_batches(
+            _decode,
+            fn_kwargs={"preprocessing": extractor.backbone.preprocessing, "claims": claims},
+            batch_size=batch_size,
+            batch_format="numpy",
+            num_cpus=cpus,
         )
-        for batch in vectors.iter_batches(batch_size=None, batch_format="numpy"):
-            _record(plan, writer, bar, batch)
+        .map_batches(
+            _Embedder,
+            fn_constructor_kwargs={
+                "recipe": extractor.recipe,
+                "device": device,
+                "fingerprint": extractor.fingerprint,
+                "threads": cpus,
+            },
+            batch_size=batch_size,
+            batch_format="numpy",
+            compute=ray.data.ActorPoolStrategy(size=actors),
+            num_gpus=gpus,
+            num_cpus=cpus,
+        )
+    )
+    for arrays in vectors.iter_batches(batch_size=None, batch_format="numpy"):
+        yield _as_batch(arrays)
 
 
 def _blocks_of_work(plan: Plan, batch_size: int) -> list:
@@ -205,38 +202,40 @@ def _blocks_of_work(plan: Plan, batch_size: int) -> list:
     return [table.slice(start, rows) for start in range(0, len(todo), rows)]
 
 
-def _record(plan: Plan, writer, bar, batch: dict[str, np.ndarray]) -> None:
-    """One batch of the actors' rows: keys learned, vectors written, failures and reuse counted."""
-    positions, errors, reuse = batch["position"].tolist(), batch["error"], batch["reuse"]
-    plan.learn_keys({p: key for p, key in zip(positions, batch["key"], strict=True) if key})
+def _as_batch(arrays: dict[str, np.ndarray]) -> EmbeddedBatch:
+    """The actors' rows as the recorder takes them."""
+    positions, errors, verdicts = arrays["position"].tolist(), arrays["error"], arrays["verdict"]
     ok = errors == ""
-    embedded = ok & (reuse == "")
-    plan.report.reused += int((reuse == STORED).sum())
-    done = [p for p, e in zip(positions, embedded, strict=True) if e]
-    failed = [(p, errors[i]) for i, p in enumerate(positions) if not ok[i]]
-    plan.record(writer, bar, done, batch["vector"][embedded], failed, skipped=int((ok & ~embedded).sum()))
+    return EmbeddedBatch(
+        positions=[p for p, good in zip(positions, ok, strict=True) if good],
+        verdicts=[Verdict(v) for v in verdicts[ok]],
+        vectors=arrays["vector"][ok & (verdicts == Verdict.EMBED.value)],
+        failures=[(p, errors[i]) for i, p in enumerate(positions) if not ok[i]],
+        learned={p: key for p, key in zip(positions, arrays["key"], strict=True) if key},
+    )
 
 
 def _decode(batch: dict[str, np.ndarray], preprocessing: Preprocessing, claims) -> dict[str, np.ndarray]:
     """Paths to (n, 3, crop, crop) uint8 arrays. Rows flagged `hash` are hashed from the bytes
-    read and their keys claimed: `reuse` says "stored" or "repeated" for bytes the store or
+    read and their keys claimed: `verdict` says "stored" or "repeated" for bytes the store or
     another file of the run has. An undecodable image keeps its row with its reason in
     `error`. Pixels of rows not to embed are left zero."""
     n, crop = len(batch["path"]), preprocessing.crop
     images = np.zeros((n, 3, crop, crop), dtype=np.uint8)
-    errors, keys, reuse = (np.full(n, "", dtype=object) for _ in range(3))
+    errors, keys = np.full(n, "", dtype=object), np.full(n, "", dtype=object)
+    verdicts = np.full(n, Verdict.EMBED.value, dtype=object)
     for i, (path, hash) in enumerate(zip(batch["path"], batch["hash"], strict=True)):
-        image, key = read_keyed(path, bool(hash))
-        keys[i] = key or ""
-        if isinstance(image, str):
-            errors[i] = image
+        read = read_keyed(path, bool(hash))
+        keys[i] = read.key or ""
+        if read.image is None:
+            errors[i] = read.error
         else:
-            images[i] = preprocessing.to_uint8(image).numpy()
+            images[i] = preprocessing.to_uint8(read.image).numpy()
     claim = np.flatnonzero(batch["hash"] & (errors == ""))
     if len(claim):
         asked = claims.claim.remote(keys[claim].tolist(), batch["position"][claim].tolist())
-        reuse[claim] = require_ray().get(asked)
-    return {"position": batch["position"], "key": keys, "reuse": reuse, "image": images, "error": errors}
+        verdicts[claim] = [verdict.value for verdict in require_ray().get(asked)]
+    return {"position": batch["position"], "key": keys, "verdict": verdicts, "image": images, "error": errors}
 
 
 class _Embedder:
@@ -253,11 +252,11 @@ class _Embedder:
             )
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        embed = (batch["error"] == "") & (batch["reuse"] == "")
+        embed = (batch["error"] == "") & (batch["verdict"] == Verdict.EMBED.value)
         vectors = np.full((len(embed), self.extractor.dim), np.nan, dtype=np.float32)
         if embed.any():
             vectors[embed] = self.extractor(torch.from_numpy(batch["image"][embed]))
-        out = {name: batch[name] for name in ("position", "key", "reuse", "error")}
+        out = {name: batch[name] for name in ("position", "key", "verdict", "error")}
         return {**out, "vector": vectors}
 
 

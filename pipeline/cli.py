@@ -75,9 +75,7 @@ def main(argv: list[str] | None = None, prog: str = "workbench") -> int:
         )
         return 2
     _log_to_stderr()
-    module = importlib.import_module(
-        f".{command}" if command == "predict" else f".stages.{command}", __package__
-    )
+    module = importlib.import_module(f".commands.{command}", __package__)
     try:
         module.main(rest)
     except (PipelineError, FeaturesError) as exc:

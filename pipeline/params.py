@@ -1,9 +1,10 @@
 """params.yaml: one dataclass per block, validated at load with messages that name the fix.
 
-A block is a frozen dataclass. Field metadata adds `choices`, `min` and `max`; nested
-dataclasses are nested blocks. `Params.load()` reads the file once; `params.block("embed",
-EmbedParams)` returns a validated instance or raises ParamsError naming the key, the value
-and what is allowed. Heads check their constructor params with the same `check_value`.
+A block is a frozen dataclass. Field metadata adds `choices` and bounds (`min`/`max`
+inclusive, `gt`/`lt` exclusive); nested dataclasses are nested blocks. `Params.load()`
+reads the file once; `params.block("embed", EmbedParams)` returns a validated instance or
+raises ParamsError naming the key, the value and what is allowed. Heads check their
+constructor params with the same `check_value`.
 """
 
 from __future__ import annotations
@@ -23,14 +24,15 @@ DEFAULT_PARAMS = Path("params.yaml")
 T = TypeVar("T")
 
 
-def rule(*, choices=None, min=None, max=None) -> dict:
-    """Validation metadata: allowed values, or inclusive bounds (applied to each list item)."""
-    return {"choices": choices, "min": min, "max": max}
+def rule(*, choices=None, min=None, max=None, gt=None, lt=None) -> dict:
+    """Validation metadata: allowed values, or bounds (applied to each list item): `min` and
+    `max` inclusive, `gt` and `lt` exclusive (C > 0 is `gt=0`)."""
+    return {"choices": choices, "min": min, "max": max, "gt": gt, "lt": lt}
 
 
-def spec(default: Any = dataclasses.MISSING, *, choices=None, min=None, max=None, **kw):
-    """A dataclass field with validation metadata (`min`/`max` are inclusive)."""
-    meta = rule(choices=choices, min=min, max=max)
+def param(default: Any = dataclasses.MISSING, *, choices=None, min=None, max=None, gt=None, lt=None, **kw):
+    """A dataclass field with validation metadata (see `rule`)."""
+    meta = rule(choices=choices, min=min, max=max, gt=gt, lt=lt)
     if isinstance(default, list | dict):  # mutable defaults need a factory
         return dataclasses.field(default_factory=lambda: default.copy(), metadata=meta, **kw)
     return dataclasses.field(default=default, metadata=meta, **kw)
@@ -134,11 +136,29 @@ def check_value(value: Any, hint: Any, key: str, meta: typing.Mapping) -> Any:
     choices = meta.get("choices")
     if choices is not None and value not in choices:
         raise ParamsError(f"{key}: got {given!r}; choose from {list(choices)}")
-    low, high = meta.get("min"), meta.get("max")
-    if low is not None and value < low or high is not None and value > high:
-        bounds = f"at least {low}" if high is None else f"between {low} and {high}"
-        raise ParamsError(f"{key}: got {given!r}; must be {bounds}")
+    if not _within(value, meta):
+        raise ParamsError(f"{key}: got {given!r}; must be {_bounds(meta)}")
     return value
+
+
+def _within(value: Any, meta: typing.Mapping) -> bool:
+    low, high, above, below = (meta.get(k) for k in ("min", "max", "gt", "lt"))
+    return not (
+        (low is not None and value < low)
+        or (high is not None and value > high)
+        or (above is not None and value <= above)
+        or (below is not None and value >= below)
+    )
+
+
+def _bounds(meta: typing.Mapping) -> str:
+    """The allowed range in words: 'between 0 and 1', 'above 0', 'at least 1 and below 2'."""
+    low, high, above, below = (meta.get(k) for k in ("min", "max", "gt", "lt"))
+    if low is not None and high is not None:
+        return f"between {low} and {high}"
+    lower = f"at least {low}" if low is not None else f"above {above}" if above is not None else None
+    upper = f"at most {high}" if high is not None else f"below {below}" if below is not None else None
+    return " and ".join(part for part in (lower, upper) if part)
 
 
 def _check_type(value: Any, hint: Any, key: str) -> Any:

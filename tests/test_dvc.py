@@ -110,3 +110,19 @@ def test_temporary_experiment_on_one_head_reruns_only_that_head(project):
     row = next(line for line in shown.splitlines() if "dropout-0.3" in line)
     assert "0.3" in row and "mlp.accuracy" in shown.splitlines()[0]  # summary.json's columns
     assert (project / "data" / "caltech101-22" / "a").is_dir()  # the workspace's data untouched
+
+
+def test_a_change_to_one_stages_params_class_reruns_only_that_stage_and_the_report(project):
+    """Each stage's params live beside the stage, so editing ConfusionParams touches no head."""
+    _sh(project, "dvc", "repro")  # whatever an earlier test left, up to date first
+    source = project / "pipeline" / "commands" / "confusion.py"
+    original = source.read_text()
+    marker = "class ConfusionParams:\n"
+    assert marker in original
+    source.write_text(original.replace(marker, marker + '    """Edited by the test."""\n\n', 1))
+    try:
+        out = _sh(project, "dvc", "repro")
+    finally:
+        source.write_text(original)
+    ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
+    assert "confusion" in ran and ran <= {"confusion", "report"}, ran

@@ -25,7 +25,7 @@ HEAD_LOADERS = {
     "load_head",
     "load_heads",
     "make_head",
-}  # pipeline.heads' loaders
+}  # pipeline.heads.registry's loaders
 
 
 def _file(module: str, root: Path) -> Path | None:
@@ -64,11 +64,11 @@ def _run_nodes(tree: ast.AST):
 
 
 def _loads_heads(stage: str, root: Path) -> bool:
-    tree = ast.parse(_file(f"pipeline.stages.{stage}", root).read_text())
+    tree = ast.parse(_file(f"pipeline.commands.{stage}", root).read_text())
     return any(
         isinstance(node, ast.ImportFrom)
         and node.level == 2
-        and node.module == "heads"
+        and node.module == "heads.registry"
         and HEAD_LOADERS & {alias.name for alias in node.names}
         for node in ast.walk(tree)
     )
@@ -103,7 +103,7 @@ def stage_commands(root: Path = ROOT) -> dict[str, tuple[list[str], list[str]]]:
 def uncovered(argv: list[str], deps: list[str], enabled: list[str], root: Path = ROOT) -> list[str]:
     """Files the stage runs that none of its deps (a file, or a folder holding it) covers."""
     stage, rest = argv[0], argv[1:]
-    modules = modules_run(["pipeline.__main__", f"pipeline.stages.{stage}"], root)
+    modules = modules_run(["pipeline.__main__", f"pipeline.commands.{stage}"], root)
     if _loads_heads(stage, root):
         named = [a for a in rest[:1] if a in enabled]  # train <head>, evaluate <head>
         modules |= modules_run([f"pipeline.heads.{h}" for h in named or enabled], root)

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..predictions import TestPredictions
-from ..stats import bootstrap_difference, bootstrap_indices, bootstrap_interval, holm, mcnemar_exact
+from ..artifacts.predictions import TestPredictions
 from .results import Result
+from .stats import bootstrap_difference, bootstrap_indices, bootstrap_interval, holm, mcnemar_exact
 
 
 @dataclass

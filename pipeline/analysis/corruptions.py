@@ -24,7 +24,8 @@ import numpy as np
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 
-from ..config import CORRUPTIONS
+# The corruptions by name (ImageNet-C's names; occlusion is ours), as robustness.corruptions lists them.
+CORRUPTIONS = ("gaussian_noise", "gaussian_blur", "jpeg_compression", "brightness", "contrast", "occlusion")
 
 # ImageNet-C severity constants, severity 1 to 5.
 GAUSSIAN_NOISE_STD = (0.08, 0.12, 0.18, 0.26, 0.38)  # on [0, 1] pixels

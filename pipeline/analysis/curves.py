@@ -13,18 +13,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 from sklearn.base import clone
 
-from ..stats import bootstrap_indices, percentile_interval
 from .results import Result
+from .stats import bootstrap_indices, percentile_interval
 
-if TYPE_CHECKING:  # the report reads CurvesResult without importing every head
-    from ..heads import Head
+if TYPE_CHECKING:  # the report reads CurvesResult without importing the heads
+    from ..heads.base import Head
+    from ..heads.image_inputs import ImageInputs
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,8 @@ def nested_draws(labels: np.ndarray, sizes: list[int], draws: int, seed: int) ->
 
 def learning_curves(
     heads: dict[str, Head],
-    inputs: Callable[[str], np.ndarray],
+    vectors: np.ndarray,
+    images: ImageInputs,
     labels: np.ndarray,
     split: np.ndarray,
     sizes: list[int],
@@ -72,7 +73,8 @@ def learning_curves(
     resamples: int,
     level: float,
 ) -> CurvesResult:
-    """Every head (unfitted templates) at every size; `inputs(kind)` gives every row's inputs."""
+    """Every head (unfitted templates) at every size, each reading what it reads of every row
+    (`vectors`, or `images`)."""
     train, valid, test = (np.flatnonzero(split == s) for s in ("train", "valid", "test"))
     per_class_max = np.bincount(labels[train]).max()
     notes = [f"{k} per class is the whole train split (no class has more than {per_class_max}): "
@@ -85,7 +87,7 @@ def learning_curves(
     indices = bootstrap_indices(len(test), resamples, seed)
     result: dict[str, list[CurvePoint]] = {}
     for name, template in heads.items():
-        X = inputs(template.input_kind)
+        X = template.pick_inputs(vectors, images)
         eval_set = (X[valid], labels[valid]) if len(valid) else None
         points = []
         for k, rows_per_draw in subsets.items():

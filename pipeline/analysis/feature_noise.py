@@ -26,9 +26,6 @@ def gaussian_noise(X: np.ndarray, level: float, spread: np.ndarray, rng: np.rand
     return X + rng.normal(size=X.shape).astype(X.dtype) * (level * spread)
 
 
-FEATURE_PERTURBATIONS = ("add_constant", "zero", "gaussian")
-
-
 def perturb(
     X: np.ndarray, kind: str, level: float, spread: np.ndarray, seed: int, constant: float = 2.0
 ) -> np.ndarray:

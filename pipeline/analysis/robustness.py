@@ -8,12 +8,12 @@ from .results import Result
 
 
 @dataclass
-class Score(Result):
+class PerturbationScore(Result):
     accuracy: float
     drop: float  # clean accuracy minus this one
 
     @classmethod
-    def against(cls, accuracy: float, clean: float) -> Score:
+    def against(cls, accuracy: float, clean: float) -> PerturbationScore:
         return cls(accuracy, clean - accuracy)
 
 
@@ -40,8 +40,8 @@ class Attacks(Result):
 @dataclass
 class HeadRobustness(Result):
     clean: float
-    feature: dict[str, dict[str, Score]]  # kind -> level -> score
-    image: dict[str, dict[str, Score]]  # corruption -> severity -> score
+    feature: dict[str, dict[str, PerturbationScore]]  # kind -> level -> score
+    image: dict[str, dict[str, PerturbationScore]]  # corruption -> severity -> score
     adversarial: Attacks | None  # None: the head has no differentiable form
 
     def to_json(self) -> dict:
@@ -60,8 +60,9 @@ class RobustnessResult(Result):
     notes: list[str]
 
 
-def scored(grid: dict[str, dict[str, float]], clean: float) -> dict[str, dict[str, Score]]:
+def scored(grid: dict[str, dict[str, float]], clean: float) -> dict[str, dict[str, PerturbationScore]]:
     """kind -> level -> accuracy, each beside its drop from `clean`."""
     return {
-        kind: {level: Score.against(v, clean) for level, v in levels.items()} for kind, levels in grid.items()
+        kind: {level: PerturbationScore.against(v, clean) for level, v in levels.items()}
+        for kind, levels in grid.items()
     }

@@ -7,20 +7,23 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from features import Extractor, FeatureStore, derived_key, extract, read_image
 
-from ..config import AdversarialParams, FeatureNoiseParams, RobustnessParams
 from ..exceptions import DataError
-from ..heads import Head
-from ..network import pixel_model
+from ..heads.base import EmbeddingHead, Head
+from ..heads.image_inputs import ImageInputs
 from .adversarial import attack_accuracy
 from .corruptions import Corruption
 from .feature_noise import perturb
 from .robustness import Attacks, AttackScore, HeadRobustness, RobustnessResult, scored
+
+if TYPE_CHECKING:  # the stage's params block; this module only reads its fields
+    from ..commands.robustness import AdversarialParams, FeatureNoiseParams, RobustnessParams
 
 log = logging.getLogger(__name__)
 
@@ -35,16 +38,13 @@ class TestSet:
     labels: np.ndarray  # class names
     train_spread: np.ndarray  # per-feature std of the train embeddings
 
-
-def accuracy(head: Head, X, labels: np.ndarray, image_transform=None) -> float:
-    proba = (
-        head.predict_proba(X) if image_transform is None else head.predict_proba(X, perturb=image_transform)
-    )
-    return float((head.classes_[proba.argmax(1)] == labels).mean())
+    @property
+    def images(self) -> ImageInputs:
+        return ImageInputs(np.array(self.paths))
 
 
-def clean_inputs(head: Head, test: TestSet):
-    return test.vectors if head.input_kind == "embeddings" else test.paths
+def accuracy(head: Head, X, labels: np.ndarray) -> float:
+    return float((head.predict(X) == labels).mean())
 
 
 def feature_sweep(
@@ -98,14 +98,10 @@ def corruption_sweep(
         )
         if report.failures:
             raise DataError(f"{len(report.failures)} corrupted images failed: {report.failures[:3]}")
-        vectors = store.get(extractor.fingerprint, keys)
+        vectors, images = store.get(extractor.fingerprint, keys), test.images.perturbed(corruption)
         for name, head in heads.items():
-            score = (
-                accuracy(head, vectors, test.labels)
-                if head.input_kind == "embeddings"
-                else accuracy(head, test.paths, test.labels, corruption)
-            )
-            out[name].setdefault(kind, {})[str(severity)] = score
+            X = head.pick_inputs(vectors, images)
+            out[name].setdefault(kind, {})[str(severity)] = accuracy(head, X, test.labels)
         log.info(
             "robustness: corruption %d/%d %s: %d embedded, %d reused, %.1fs",
             step,
@@ -122,7 +118,7 @@ def attack(
     head: Head, test: TestSet, extractor: Extractor, params: AdversarialParams, seed: int
 ) -> dict | None:
     """White-box FGSM and PGD through backbone and head on a seeded subset of the test images."""
-    composed = pixel_model(head, extractor)
+    composed = head.pixel_model(extractor)
     if composed is None:
         return None
     model, prep = composed
@@ -153,8 +149,11 @@ def analyse_robustness(
     num_workers: int | None,
 ) -> RobustnessResult:
     """The whole grid for every head, each score beside its drop from the clean accuracy."""
-    clean = {name: accuracy(head, clean_inputs(head, test), test.labels) for name, head in heads.items()}
-    embedding_heads = {n: h for n, h in heads.items() if h.input_kind == "embeddings"}
+    clean = {
+        name: accuracy(head, head.pick_inputs(test.vectors, test.images), test.labels)
+        for name, head in heads.items()
+    }
+    embedding_heads = {n: h for n, h in heads.items() if isinstance(h, EmbeddingHead)}
     notes = [f"feature-space perturbations apply to embedding heads only, not to {n}" for n in heads
              if n not in embedding_heads]  # fmt: skip
     feature = feature_sweep(embedding_heads, test, params.feature, params.seed)

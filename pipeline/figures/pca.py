@@ -7,7 +7,7 @@ from pathlib import Path
 from sklearn.decomposition import PCA
 
 from ..analysis.pca import PCAResult
-from ..embeddings import Embeddings
+from ..artifacts.embeddings import Embeddings
 from .plots import plot_explained_variance, plot_line_grid, plot_scatter
 
 

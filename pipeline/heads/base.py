@@ -1,56 +1,98 @@
-"""The head interface: scikit-learn estimator conventions plus save/load to a folder."""
+"""The head interface: scikit-learn estimator conventions, save/load to a folder, and the two
+kinds of input (embeddings, or the images themselves) that own everything that differs by kind."""
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import typing
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
-import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from torch import nn
 
+from features import Extractor, FeatureStore, Preprocessing, extract
+from features.images import check_images
+
+from ..artifacts.feature_source import FeatureSource
 from ..exceptions import PipelineError
-from ..feature_source import FeatureSource
 from ..params import check_value
+from .image_inputs import ImageInputs
+from .modules import pixel_normalizer
+
+log = logging.getLogger(__name__)
 
 META_FILE = "head.json"
 
 
+def validated_fit(fit):
+    """A head's `fit`, its params checked first (as scikit-learn's `_fit_context` does), so a
+    head built by hand with a bad value stops with the same message as a bad params.yaml."""
+
+    @functools.wraps(fit)
+    def checked(self, X, y, *args, **kwargs):
+        self.check_params()
+        return fit(self, X, y, *args, **kwargs)
+
+    return checked
+
+
+@dataclass
+class NewInputs:
+    """New images read for a head: its inputs for the ones that could be read, and why not the rest."""
+
+    inputs: typing.Any  # what the head's predict_proba takes, one row per readable image
+    positions: list[int]  # which of the requested paths those rows are
+    keys: list[str]  # SHA-256 of each readable image's bytes
+    failures: dict[int, str] = field(default_factory=dict)  # position -> reason
+
+
 class Head(ClassifierMixin, BaseEstimator):
-    """A classifier on embeddings (or, for `input_kind == "images"`, on image paths).
+    """A classifier; subclass `EmbeddingHead` or `ImageHead`, which say what it reads.
 
     Subclasses store their params in `__init__` and nothing else (each annotated with its
-    type), learn state ending in `_` in `fit`, and implement `predict_proba`, `_save_state`
-    and `_load_state`. `rules` declares allowed values and bounds, as params.yaml blocks do.
+    type), learn state ending in `_` in a `fit` decorated with `validated_fit`, and implement
+    `predict_proba`, `_save_state` and `_load_state`. `rules` declares allowed values and
+    bounds, as params.yaml blocks do.
     """
 
     name: ClassVar[str]
-    input_kind: ClassVar[str] = "embeddings"
     # Params the stages fill from the backbone and embed blocks unless the head's own
     # block sets them (so the fine-tuned network starts from the embedding network).
     shared_params: ClassVar[tuple[str, ...]] = ()
-    rules: ClassVar[dict[str, dict]] = {}  # param -> pipeline.params.rule(choices=, min=, max=)
+    rules: ClassVar[dict[str, dict]] = {}  # param -> pipeline.params.rule(...)
 
     def validate_params(self, prefix: str = "") -> Head:
-        """Check every param against its annotated type and `rules`; YAML lists become tuples.
+        """Check every param and normalise it (YAML and JSON lists become tuples).
 
         Called by the stages right after construction, so a bad value stops the stage
-        before any data is read (scikit-learn itself would wait until `fit`).
+        before any data is read; `fit` checks again (`validated_fit`).
         """
+        for key, value in self._checked_params(prefix).items():
+            setattr(self, key, value)
+        return self
+
+    def check_params(self) -> None:
+        """Raise ParamsError naming the first param outside its type or `rules`."""
+        self._checked_params()
+
+    def _checked_params(self, prefix: str = "") -> dict:
         prefix = prefix or f"heads.{self.name}"
         hints = typing.get_type_hints(type(self).__init__)
-        for key, value in self.get_params().items():
-            setattr(self, key, check_value(value, hints[key], f"{prefix}.{key}", self.rules.get(key, {})))
-        return self
+        return {
+            key: check_value(value, hints[key], f"{prefix}.{key}", self.rules.get(key, {}))
+            for key, value in self.get_params().items()
+        }
 
     def predict(self, X) -> np.ndarray:
         proba = self.predict_proba(X)  # first: it raises NotFittedError on an unfitted head
         return self.classes_[np.argmax(proba, axis=1)]
 
-    def differentiable(self):
+    def differentiable(self) -> nn.Module | None:
         """A torch module with this head's logits, for gradient attacks; None if it has none.
 
         Embedding heads map embeddings to logits; image heads map [0, 1] pixels to logits.
@@ -64,6 +106,26 @@ class Head(ClassifierMixin, BaseEstimator):
     def chosen_in_fit(self) -> dict:
         """What `fit` itself chose on the validation rows (glmnet's lambda, the MLP's epoch)."""
         return {}
+
+    # -- what differs by the kind of input ----------------------------------------
+
+    def pick_inputs(self, vectors, images: ImageInputs):
+        """Of a task's rows as vectors and as image files, what this head reads."""
+        raise NotImplementedError
+
+    def check_features(self, fingerprint: str) -> None:
+        """Stop if this head would be fed vectors of another extractor than it was trained on."""
+
+    def pixel_model(self, extractor: Extractor) -> tuple[nn.Module, Preprocessing] | None:
+        """[0, 1] pixels to this head's logits, frozen, and the preprocessing that sizes its
+        inputs; None for a head without a differentiable form."""
+        raise NotImplementedError
+
+    def read_new(self, paths: list[str], store: FeatureStore, **extract_args) -> NewInputs:
+        """This head's inputs for new image files (predict), with the files it cannot read."""
+        raise NotImplementedError
+
+    # -- persistence ----------------------------------------------------------------
 
     def save(self, directory: str | Path, features: FeatureSource | None = None) -> None:
         """Params, classes, fit report and the extractor of the training inputs, then the state."""
@@ -102,18 +164,6 @@ class Head(ClassifierMixin, BaseEstimator):
             )
         return self.features_
 
-    def check_features(self, fingerprint: str) -> None:
-        """Stop if this head would be fed vectors of another extractor than it was trained on."""
-        if self.input_kind != "embeddings":
-            return  # image heads carry their own network and preprocessing
-        trained = self.trained_features()
-        if trained.fingerprint != fingerprint:
-            raise PipelineError(
-                f"head {self.name} was trained on features {trained.describe()}, but these are "
-                f"{fingerprint}: retrain it on them (`dvc repro train@{self.name}`), or predict "
-                "images through its own extractor (`workbench predict --head DIR IMAGES`)"
-            )
-
     def _input_meta(self) -> dict:
         """More of head.json for heads that read their inputs themselves (preprocessing)."""
         return {}
@@ -125,20 +175,71 @@ class Head(ClassifierMixin, BaseEstimator):
         raise NotImplementedError
 
 
+class EmbeddingHead(Head):
+    """A head on the extractor's vectors: fed from the feature store, never re-embedding."""
+
+    def pick_inputs(self, vectors, images: ImageInputs):
+        return vectors
+
+    def check_features(self, fingerprint: str) -> None:
+        trained = self.trained_features()
+        if trained.fingerprint != fingerprint:
+            raise PipelineError(
+                f"head {self.name} was trained on features {trained.describe()}, but these are "
+                f"{fingerprint}: retrain it on them (`dvc repro train@{self.name}`), or predict "
+                "images through its own extractor (`workbench predict --head DIR IMAGES`)"
+            )
+
+    def pixel_model(self, extractor: Extractor) -> tuple[nn.Module, Preprocessing] | None:
+        """The head on the extractor's network, with its normalisation in front."""
+        module = self.differentiable()
+        if module is None:
+            return None
+        prep = extractor.backbone.preprocessing
+        model = nn.Sequential(pixel_normalizer(prep), extractor.model, module)
+        return model.to(extractor.device).eval().requires_grad_(False), prep  # gradients for inputs only
+
+    def read_new(self, paths: list[str], store: FeatureStore, **extract_args) -> NewInputs:
+        """Embedded through `store` with the very extractor this head was trained on."""
+        source = self.trained_features()
+        extractor = source.extractor(extract_args.pop("device", "auto"))
+        log.info("predict: extractor %s", source.describe())
+        report = extract(paths, store, extractor, **extract_args)
+        log.info("predict: embedding %d images: %s", len(paths), report.summary())
+        failed = {f.path: f.reason for f in report.failures}
+        failures = {i: failed[p] for i, p in enumerate(paths) if p in failed}
+        ok = [i for i in range(len(paths)) if i not in failures]
+        keys = [report.keys[i] for i in ok]
+        return NewInputs(store.get(extractor.fingerprint, keys), ok, keys, failures)
+
+
+class ImageHead(Head):
+    """A head that reads the image files itself, with its own network and preprocessing."""
+
+    def pick_inputs(self, vectors, images: ImageInputs):
+        return images
+
+    def pixel_model(self, extractor: Extractor) -> tuple[nn.Module, Preprocessing] | None:
+        """Its own network, on the extractor's device (which only places it)."""
+        module = self.differentiable()
+        if module is None:
+            return None
+        return module.to(extractor.device).requires_grad_(False), self.preprocessing_
+
+    def read_new(self, paths: list[str], store: FeatureStore, **extract_args) -> NewInputs:
+        """Decoded once here too, so that a bad image is reported instead of stopping the network."""
+        checks = check_images(paths)
+        failures = {i: reason for i, (_, reason) in enumerate(checks) if reason}
+        ok = [i for i in range(len(paths)) if i not in failures]
+        inputs = ImageInputs.of([paths[i] for i in ok])
+        return NewInputs(inputs, ok, [checks[i][0] for i in ok], failures)
+
+
 def read_meta(directory: Path) -> dict:
     path = Path(directory) / META_FILE
     if not path.is_file():
         raise PipelineError(f"no fitted head in {directory} ({META_FILE} not found): run `dvc repro` first")
     return json.loads(path.read_text())
-
-
-def linear_module(coef: np.ndarray, intercept: np.ndarray) -> nn.Linear:
-    """A frozen torch Linear computing X @ coef.T + intercept."""
-    layer = nn.Linear(coef.shape[1], coef.shape[0])
-    with torch.no_grad():
-        layer.weight.copy_(torch.as_tensor(coef, dtype=torch.float32))
-        layer.bias.copy_(torch.as_tensor(intercept, dtype=torch.float32))
-    return layer.eval().requires_grad_(False)
 
 
 def _jsonable(value):

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import logging
-import math
 from pathlib import Path
 
 import numpy as np
@@ -16,20 +14,30 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 from torch.utils.data import DataLoader, WeightedRandomSampler
 from torchvision.transforms import v2
-from tqdm.auto import tqdm
 
 from features import FeatureStore, Preprocessing, create_backbone, extract
 from features.constants import DEVICES, PRECISIONS
 from features.extractor import Extractor
-from features.loader import ImageDataset, collate
+from features.loader import ImageDataset, Reindexed, collate
 from features.runtime import autocast, resolve_device, resolve_precision
 
 from ..exceptions import DataError
-from ..network import pixel_normalizer
 from ..params import rule
-from .base import Head, read_meta
-from .param_groups import param_groups
-from .training import train_epochs
+from .base import ImageHead, read_meta, validated_fit
+from .image_inputs import ImageInputs
+from .modules import pixel_normalizer
+from .optimizers import make_optimizer, param_groups
+from .training import (
+    EarlyStopping,
+    EpochLog,
+    LRFinder,
+    ProgressBar,
+    Step,
+    Throughput,
+    Validation,
+    fit_loop,
+    seeded,
+)
 
 FREEZE = ("none", "stem", "layer1", "layer2", "layer3", "layer4")
 GROUPS = ("stem", "layer1", "layer2", "layer3", "layer4", "fc")  # input to output
@@ -39,28 +47,27 @@ BALANCE = ("none", "weights", "sampler")
 log = logging.getLogger(__name__)
 
 
-class FinetuneHead(Head):
+class FinetuneHead(ImageHead):
     """A torchvision ResNet with a new `fc`, trained with a one-cycle schedule.
 
     GPU defaults: 224 px, 15 epochs, SGD momentum 0.9, nothing frozen, LP-FT. On a CPU
     use small settings: `image_size: 112`, `epochs: 2`, `freeze: layer3`.
-    `X` is a sequence of image paths; labels as for any head.
+    `X` is an ImageInputs (or any sequence of image paths); labels as for any head.
     """
 
     name = "finetune"
-    input_kind = "images"
     shared_params = ("arch", "weights", "store", "device", "precision")
     rules = {
         "image_size": rule(min=32),
         "epochs": rule(min=1),
         "batch_size": rule(min=1),
         "optimizer": rule(choices=OPTIMIZERS),
-        "max_lr": rule(min=1e-8),
+        "max_lr": rule(gt=0.0),
         "weight_decay": rule(min=0.0),
         "freeze": rule(choices=FREEZE),
-        "layer_lr_decay": rule(min=0.0, max=1.0),
+        "layer_lr_decay": rule(gt=0.0, max=1.0),
         "balance": rule(choices=BALANCE),
-        "label_smoothing": rule(min=0.0, max=1.0),
+        "label_smoothing": rule(min=0.0, lt=1.0),
         "patience": rule(min=1),
         "device": rule(choices=DEVICES),
         "precision": rule(choices=PRECISIONS),
@@ -115,69 +122,85 @@ class FinetuneHead(Head):
 
     # -- fitting -------------------------------------------------------------------
 
+    @validated_fit
     def fit(self, X, y, eval_set=None):
-        paths, y = [str(p) for p in X], np.asarray(y)
+        X, y = ImageInputs.of(X), np.asarray(y)
         self.classes_ = np.unique(y)
         targets = np.searchsorted(self.classes_, y)
         device = resolve_device(self.device)
-        precision = resolve_precision(self.precision, device)
-        torch.manual_seed(self.seed)
+        with seeded(self.seed, device):
+            self._fit(X, targets, eval_set, device, resolve_precision(self.precision, device))
+        return self
 
+    def _fit(self, X: ImageInputs, targets, eval_set, device, precision) -> None:
         backbone = create_backbone(self.arch, self.weights, seed=self.seed)
         backbone.preprocessing = self.preprocessing_ = _scaled(backbone.preprocessing, self.image_size)
         model = backbone.model
         model.fc = nn.Linear(backbone.dim, len(self.classes_))
         if self.linear_probe_init:
-            self.probe_accuracy_ = self._init_from_probe(backbone, paths, targets, device, precision)
+            self.probe_accuracy_ = self._init_from_probe(backbone, X.paths, targets, device, precision)
         model.to(device).to(memory_format=torch.channels_last)
 
-        train_loader = self._loader(paths, train=True, targets=targets)
-        valid = None
-        if eval_set is not None:
-            valid = ([str(p) for p in eval_set[0]], np.searchsorted(self.classes_, np.asarray(eval_set[1])))
-        weight = None
-        if self.balance == "weights":
-            weight = torch.tensor(
-                compute_class_weight("balanced", classes=np.arange(len(self.classes_)), y=targets),
-                dtype=torch.float32,
-                device=device,
-            )
-        loss_fn = nn.CrossEntropyLoss(weight=weight, label_smoothing=self.label_smoothing)
+        train_loader = self._loader(X, train=True, targets=targets)
+        loss_fn = self._loss(targets, device)
+
+        def step(batch) -> Step:
+            images, labels = batch
+            with autocast(device, precision):
+                logits = model(images)
+                loss = loss_fn(logits.float(), labels)
+            return Step(loss, logits, labels)
+
+        def batches():
+            return self._batches(train_loader, device, targets)
 
         max_lr = self.max_lr
         if self.lr_find:
-            self.lr_find_ = self._lr_range_test(model, train_loader, targets, loss_fn, device, precision)
+            finder = LRFinder()
+            optimizer = make_optimizer(self.optimizer, self._param_groups(model, finder.low))
+            fit_loop(model, optimizer, batches, step, epochs=finder.steps, callbacks=[finder],
+                     train_mode=lambda: self._set_train_mode(model))  # fmt: skip
+            model.requires_grad_(True)  # the real groups freeze again below
+            self.lr_find_ = finder.result
             max_lr = self.lr_find_["suggested"]
         self.max_lr_ = max_lr
         groups = self._param_groups(model, max_lr)
-        opt = self._make_optimizer(groups)
-        schedule = _one_cycle(opt, [g["lr"] for g in groups], self.epochs * len(train_loader))
+        optimizer = make_optimizer(self.optimizer, groups)
+        schedule = _one_cycle(optimizer, [g["lr"] for g in groups], self.epochs * len(train_loader))
 
-        def validate() -> tuple[float, float]:
-            proba = self._predict(model, valid[0], device, precision)
-            loss = float(-np.log(proba[np.arange(len(valid[1])), valid[1]] + 1e-12).mean())
-            return loss, float((proba.argmax(1) == valid[1]).mean())
-
-        result = train_epochs(
-            model,
-            lambda: self._train_epoch(
-                model, train_loader, targets, loss_fn, opt, schedule, device, precision
-            ),
-            validate if valid is not None else None,
-            epochs=self.epochs,
-            patience=self.patience,
-            unit="images",
-            log=(lambda line: log.info("finetune %s", line)) if self.verbose else None,
-        )
-        self.history_, self.best_epoch_ = result.history, result.best_epoch
+        stopping = EarlyStopping(self.patience)
+        callbacks = []
+        if eval_set is not None:
+            valid = ImageInputs.of(eval_set[0]), np.searchsorted(self.classes_, np.asarray(eval_set[1]))
+            callbacks.append(Validation(lambda: self._score(model, *valid, device, precision)))
+        callbacks += [stopping, Throughput("images")]
+        if self.verbose:
+            per_epoch = min(len(train_loader.dataset), len(train_loader) * train_loader.batch_size)
+            callbacks += [ProgressBar(per_epoch, "finetune epoch"), EpochLog(log, "finetune")]
+        loop = fit_loop(model, optimizer, batches, step, epochs=self.epochs, callbacks=callbacks,
+                        scheduler=schedule, train_mode=lambda: self._set_train_mode(model))  # fmt: skip
+        self.history_, self.best_epoch_ = loop.history, stopping.best_epoch
         self.model_ = model
         self.device_, self.precision_ = device, precision
-        return self
 
-    def predict_proba(self, X, perturb=None) -> np.ndarray:
-        """Class probabilities for image paths; `perturb(image, position)` alters them first."""
+    def _loss(self, targets: np.ndarray, device) -> nn.CrossEntropyLoss:
+        """Cross-entropy; with `balance: weights`, each class weighted to the same total."""
+        weight = None
+        if self.balance == "weights":
+            balanced = compute_class_weight("balanced", classes=np.arange(len(self.classes_)), y=targets)
+            weight = torch.tensor(balanced, dtype=torch.float32, device=device)
+        return nn.CrossEntropyLoss(weight=weight, label_smoothing=self.label_smoothing)
+
+    def _score(self, model, X: ImageInputs, y_index, device, precision) -> tuple[float, float]:
+        """Loss and accuracy on labelled images, as the validation callback reports them."""
+        proba = self._predict(model, X, device, precision)
+        loss = float(-np.log(proba[np.arange(len(y_index)), y_index] + 1e-12).mean())
+        return loss, float((proba.argmax(1) == y_index).mean())
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities for images (an ImageInputs, perturbed or not, or paths)."""
         check_is_fitted(self, "model_")
-        return self._predict(self.model_, [str(p) for p in X], self.device_, self.precision_, perturb)
+        return self._predict(self.model_, ImageInputs.of(X), self.device_, self.precision_)
 
     def differentiable(self) -> nn.Module:
         """[0, 1] pixels at this head's crop size to logits, normalisation inside."""
@@ -209,10 +232,11 @@ class FinetuneHead(Head):
         images = self.preprocessing_.normalize(images.to(device, non_blocking=True))
         return images.contiguous(memory_format=torch.channels_last)
 
-    def _loader(self, paths, train: bool, targets=None, perturb=None) -> DataLoader:
+    def _loader(self, X: ImageInputs, train: bool, targets=None) -> DataLoader:
         # Evaluation inputs take the preprocessing's own resize and crop (to_tensor=None).
+        transform = Reindexed(X.transform, X.where()) if X.transform else None
         dataset = ImageDataset(
-            paths, self.preprocessing_, perturb, to_tensor=self._augmentation() if train else None
+            X.paths, self.preprocessing_, transform, to_tensor=self._augmentation() if train else None
         )
         sampler, shuffle = None, train
         if train and self.balance == "sampler":
@@ -228,7 +252,7 @@ class FinetuneHead(Head):
             sampler=sampler,
             num_workers=self.num_workers,
             collate_fn=collate,
-            drop_last=train and len(paths) > self.batch_size,
+            drop_last=train and len(X) > self.batch_size,
             generator=torch.Generator().manual_seed(self.seed),
         )
 
@@ -276,78 +300,16 @@ class FinetuneHead(Head):
         blocks = [(name, _block(model, name)) for name in GROUPS]
         return param_groups(blocks, max_lr, self.weight_decay, self.frozen_, self.layer_lr_decay)
 
-    def _make_optimizer(self, groups):
-        # Each group carries its own weight decay (none on norms and biases).
-        if self.optimizer == "adamw":
-            return torch.optim.AdamW(groups)
-        return torch.optim.SGD(groups, momentum=0.9, nesterov=True)
-
     def _set_train_mode(self, model) -> None:
         model.train()
         for name in getattr(self, "frozen_", []):  # frozen layers keep their BatchNorm statistics
             for module in _block(model, name):
                 module.eval()
 
-    def _train_epoch(self, model, loader, targets, loss_fn, opt, schedule, device, precision) -> dict:
-        self._set_train_mode(model)
-        total, correct, seen = 0.0, 0, 0
-        per_epoch = min(len(loader.dataset), len(loader) * loader.batch_size)
-        bar = tqdm(total=per_epoch, unit="img", desc="finetune epoch", leave=False, disable=not self.verbose)
-        for images, labels in self._batches(loader, device, targets):
-            with autocast(device, precision):
-                logits = model(images)
-                loss = loss_fn(logits.float(), labels)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            schedule.step()
-            total += loss.item() * len(labels)
-            correct += (logits.argmax(1) == labels).sum().item()
-            seen += len(labels)
-            bar.update(len(labels))  # the bar's rate is training images per second
-            bar.set_postfix(loss=f"{total / seen:.3f}")
-        bar.close()
-        return {"train_loss": total / seen, "train_accuracy": correct / seen, "seen": seen}
-
-    def _lr_range_test(self, model, loader, targets, loss_fn, device, precision, steps: int = 60) -> dict:
-        """Leslie Smith's range test: raise the lr exponentially, watch the loss, then undo."""
-        saved = copy.deepcopy(model.state_dict())
-        lo, hi = 1e-5, 1.0
-        opt = self._make_optimizer(self._param_groups(model, lo))
-        factor = (hi / lo) ** (1 / max(1, steps - 1))
-        lrs, losses, smooth = [], [], None
-        self._set_train_mode(model)
-        batches = iter(())
-        for step in range(steps):
-            try:
-                images, labels = next(batches)
-            except StopIteration:
-                batches = self._batches(loader, device, targets)
-                images, labels = next(batches)
-            lr = lo * factor**step
-            for group in opt.param_groups:
-                group["lr"] = lr
-            with autocast(device, precision):
-                loss = loss_fn(model(images).float(), labels)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            smooth = loss.item() if smooth is None else 0.9 * smooth + 0.1 * loss.item()
-            lrs.append(lr)
-            losses.append(smooth)
-            if not math.isfinite(smooth) or smooth > 4 * min(losses):
-                break
-        model.load_state_dict(saved)
-        for p in model.parameters():
-            p.requires_grad_(True)
-        # The usual pick: a tenth of the lr at the loss minimum.
-        suggested = lrs[int(np.argmin(losses))] / 10
-        return {"lrs": lrs, "losses": losses, "suggested": float(suggested)}
-
     @torch.inference_mode()
-    def _predict(self, model, paths, device, precision, perturb=None) -> np.ndarray:
+    def _predict(self, model, X: ImageInputs, device, precision) -> np.ndarray:
         model.eval()
-        loader = self._loader(paths, train=False, perturb=perturb)
+        loader = self._loader(X, train=False)
         out = []
         for images, _ in self._batches(loader, device):
             with autocast(device, precision):

@@ -15,8 +15,9 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ..params import rule
 from . import selection
-from .base import Head, linear_module
+from .base import EmbeddingHead, validated_fit
 from .holdout import hold_out
+from .modules import linear_module
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,7 @@ def fit_path(
 _FATAL = {7777: "every feature is constant", 10000: "no feature is penalised"}
 
 
-class GlmnetHead(Head):
+class GlmnetHead(EmbeddingHead):
     """glmnet's multinomial elastic net; `alpha=1` is the lasso, as in the reference.
 
     One path of `n_lambda` lambdas is fitted on the train rows, from the smallest lambda
@@ -138,7 +139,7 @@ class GlmnetHead(Head):
 
     Defaults, and why (measured on Caltech 101 random-init features, 22 and 52 classes):
     `newton: modified` because exact Newton steps stall on rarely-firing features
-    (pipeline/heads/lognet.py); `min_lambda_ratio: 1e-3` because with fewer rows than
+    (`fit_path`); `min_lambda_ratio: 1e-3` because with fewer rows than
     features the last decade of a 1e-4 path only interpolates the train rows (deviance
     explained above 0.99) and costs most of the passes; 100 lambdas because warm starts
     from a closer lambda converge where 50 did not (52 classes, alpha 1: stuck at the 13th
@@ -154,11 +155,11 @@ class GlmnetHead(Head):
     rules = {
         "alpha": rule(min=0.0, max=1.0),
         "n_lambda": rule(min=3),
-        "min_lambda_ratio": rule(min=1e-8, max=0.999),
+        "min_lambda_ratio": rule(gt=0.0, lt=1.0),
         "newton": rule(choices=tuple(NEWTON)),
         "multinomial": rule(choices=MULTINOMIAL),
         "max_iter": rule(min=1),
-        "tol": rule(min=0.0),
+        "tol": rule(gt=0.0),
         "validation_fraction": rule(min=0.0, max=0.5),
     }
 
@@ -186,6 +187,7 @@ class GlmnetHead(Head):
         self.validation_fraction = validation_fraction
         self.seed = seed
 
+    @validated_fit
     def fit(self, X, y, eval_set=None):
         X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)

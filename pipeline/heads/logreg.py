@@ -7,7 +7,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ..params import rule
-from .base import linear_module
+from .modules import linear_module
 from .sklearn_base import SklearnHead
 
 
@@ -15,7 +15,7 @@ class LogRegHead(SklearnHead):
     """Multinomial logistic regression with an L2 penalty on standardised features."""
 
     name = "logreg"
-    rules = {"C": rule(min=1e-12), "max_iter": rule(min=1)}
+    rules = {"C": rule(gt=0.0), "max_iter": rule(min=1)}
 
     def __init__(self, C: float = 0.1, max_iter: int = 2000, seed: int = 0):
         self.C = C
@@ -23,7 +23,7 @@ class LogRegHead(SklearnHead):
         self.seed = seed
 
     def fit(self, X, y, eval_set=None):
-        super().fit(X, y)
+        super().fit(X, y)  # checks the params
         self.n_iter_ = self.model_[-1].n_iter_
         return self
 

@@ -11,18 +11,19 @@ from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from torch import nn
 
-from ..network import Affine
 from ..params import rule
-from .base import Head
+from .base import EmbeddingHead, validated_fit
 from .holdout import hold_out
-from .training import train_epochs
+from .modules import Affine
+from .optimizers import make_optimizer
+from .training import EarlyStopping, EpochLog, Step, Validation, fit_loop, seeded
 
 OPTIMIZERS = ("rmsprop", "adam", "sgd")
 
 log = logging.getLogger(__name__)
 
 
-class MLPHead(Head):
+class MLPHead(EmbeddingHead):
     """2048 -> hidden... -> classes, ReLU and dropout between layers.
 
     Defaults follow the reference (256-256, dropout 0.5, RMSprop at lr 5e-4); training
@@ -36,7 +37,7 @@ class MLPHead(Head):
         "hidden_sizes": rule(min=1),
         "dropout": rule(min=0.0, max=0.95),
         "optimizer": rule(choices=OPTIMIZERS),
-        "lr": rule(min=1e-8),
+        "lr": rule(gt=0.0),
         "epochs": rule(min=1),
         "batch_size": rule(min=1),
         "weight_decay": rule(min=0.0),
@@ -72,6 +73,7 @@ class MLPHead(Head):
         self.seed = seed
         self.verbose = verbose
 
+    @validated_fit
     def fit(self, X, y, eval_set=None):
         X, y = validate_data(self, X, y, dtype=np.float32)
         check_classification_targets(y)
@@ -82,9 +84,7 @@ class MLPHead(Head):
             y_val = np.searchsorted(self.classes_, eval_set[1])
         else:  # with too few rows to hold any out, every epoch runs: no early stopping
             X, y_index, X_val, y_val = hold_out(X, y_index, self.validation_fraction, self.seed)
-        # Everything random below (init, shuffling, dropout) depends on `seed` alone.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)
+        with seeded(self.seed):
             self._train(X, y_index, X_val, y_val)
         return self
 
@@ -93,35 +93,28 @@ class MLPHead(Head):
         self.scale_ = (X.std(axis=0) + 1e-6) if self.standardize else np.ones(X.shape[1], np.float32)
         generator = torch.Generator().manual_seed(self.seed)
         self.model_ = self._build(X.shape[1], len(self.classes_))
-        optimizer = self._make_optimizer(self.model_.parameters())
+        optimizer = make_optimizer(
+            self.optimizer, self.model_.parameters(), lr=self.lr, weight_decay=self.weight_decay
+        )
         loss_fn = nn.CrossEntropyLoss()
         Xt, yt = self._tensor(X), torch.from_numpy(y_index).long()
 
-        def run_epoch() -> dict:
-            self.model_.train()
+        def batches():
             order = torch.randperm(len(Xt), generator=generator)
-            total, correct = 0.0, 0
             for start in range(0, len(order), self.batch_size):
                 idx = order[start : start + self.batch_size]
-                logits = self.model_(Xt[idx])
-                loss = loss_fn(logits, yt[idx])
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                total += loss.item() * len(idx)
-                correct += (logits.argmax(1) == yt[idx]).sum().item()
-            return {"train_loss": total / len(Xt), "train_accuracy": correct / len(Xt), "seen": len(Xt)}
+                yield Xt[idx], yt[idx]
 
-        validate = None if X_val is None else lambda: self._evaluate(X_val, y_val, loss_fn)
-        result = train_epochs(
-            self.model_,
-            run_epoch,
-            validate,
-            epochs=self.epochs,
-            patience=self.patience,
-            log=(lambda line: log.info("mlp %s", line)) if self.verbose else None,
-        )
-        self.history_, self.best_epoch_ = result.history, result.best_epoch
+        def step(batch) -> Step:
+            inputs, targets = batch
+            logits = self.model_(inputs)
+            return Step(loss_fn(logits, targets), logits, targets)
+
+        stopping = EarlyStopping(self.patience)
+        callbacks = [] if X_val is None else [Validation(lambda: self._evaluate(X_val, y_val, loss_fn))]
+        callbacks += [stopping] + ([EpochLog(log, "mlp")] if self.verbose else [])
+        loop = fit_loop(self.model_, optimizer, batches, step, epochs=self.epochs, callbacks=callbacks)
+        self.history_, self.best_epoch_ = loop.history, stopping.best_epoch
 
     def predict_proba(self, X) -> np.ndarray:
         check_is_fitted(self, "model_")
@@ -147,14 +140,6 @@ class MLPHead(Head):
             n_in = width
         layers.append(nn.Linear(n_in, n_out))
         return nn.Sequential(*layers)
-
-    def _make_optimizer(self, parameters):
-        kwargs = {"lr": self.lr, "weight_decay": self.weight_decay}
-        if self.optimizer == "rmsprop":
-            return torch.optim.RMSprop(parameters, **kwargs)
-        if self.optimizer == "adam":
-            return torch.optim.Adam(parameters, **kwargs)
-        return torch.optim.SGD(parameters, momentum=0.9, nesterov=True, **kwargs)
 
     def _tensor(self, X: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(((X - self.mean_) / self.scale_).astype(np.float32))

@@ -13,7 +13,7 @@ RULE = (
 
 
 @dataclass(frozen=True)
-class Score:
+class ValidationScore:
     accuracy: float
     log_loss: float
 
@@ -22,14 +22,14 @@ class Score:
         return (self.accuracy, -self.log_loss)
 
 
-def score(proba: np.ndarray, y_index: np.ndarray) -> Score:
+def score(proba: np.ndarray, y_index: np.ndarray) -> ValidationScore:
     """Accuracy and mean log loss of class probabilities (columns in class order) on labelled rows."""
     rows = np.arange(len(y_index))
     # Clipped as evaluate clips (pipeline/metrics.py), so a zero probability (k-NN) costs a lot, not infinity.
     p = np.clip(proba[rows, y_index], 1e-15, 1.0)
-    return Score(float((proba.argmax(axis=1) == y_index).mean()), float(-np.log(p).mean()))
+    return ValidationScore(float((proba.argmax(axis=1) == y_index).mean()), float(-np.log(p).mean()))
 
 
-def best(scores: list[Score]) -> int:
+def best(scores: list[ValidationScore]) -> int:
     """Index of the winner; the first of equals, so candidates listed first win ties."""
     return max(range(len(scores)), key=lambda i: (scores[i].key(), -i))

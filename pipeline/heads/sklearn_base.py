@@ -9,17 +9,18 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from .base import Head
+from .base import EmbeddingHead, validated_fit
 
 MODEL_FILE = "model.joblib"  # joblib unpickles: loading runs code, so load only your own files
 
 
-class SklearnHead(Head):
+class SklearnHead(EmbeddingHead):
     """A head whose model is the scikit-learn pipeline that `_pipeline()` builds."""
 
     def _pipeline(self) -> Pipeline:
         raise NotImplementedError
 
+    @validated_fit
     def fit(self, X, y, eval_set=None):
         self.model_ = self._pipeline().fit(X, y)
         self.classes_ = self.model_.classes_

@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from features import FeatureStore, create_extractor, extract, sha256_file
-from features.extract import Claims
+from features.extract import Claims, Verdict
 from features.keys import SortedKeys, to_raw
 from tests.conftest import SMALL, make_folder, make_image
 
@@ -164,6 +164,7 @@ def test_a_retried_batch_gets_its_own_claims_back():
     keys = [hashlib.sha256(bytes([i])).hexdigest() for i in range(4)]
     stored, planned = (SortedKeys(to_raw(sorted(k))) for k in ([keys[0]], [keys[1]]))
     claims = Claims(stored, planned)
-    assert claims.claim(keys, [10, 11, 12, 13]) == ["stored", "repeated", "", ""]
-    assert claims.claim(keys[2:], [12, 13]) == ["", ""]  # an actor died; Ray runs the batch again
-    assert claims.claim(keys[2:], [14, 15]) == ["repeated", "repeated"]  # other files, same bytes
+    stored_, repeated, embed = Verdict.STORED, Verdict.REPEATED, Verdict.EMBED
+    assert claims.claim(keys, [10, 11, 12, 13]) == [stored_, repeated, embed, embed]
+    assert claims.claim(keys[2:], [12, 13]) == [embed, embed]  # an actor died; Ray runs the batch again
+    assert claims.claim(keys[2:], [14, 15]) == [repeated, repeated]  # other files, same bytes

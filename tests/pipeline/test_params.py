@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.config import BackboneParams, DataParams, EmbedParams
+from pipeline.data.params import DataParams
+from pipeline.embedding.params import BackboneParams, EmbedParams
 from pipeline.exceptions import ParamsError
-from pipeline.params import read_block
+from pipeline.params import check_value, read_block, rule
 
 PROJECT_PARAMS = Path(__file__).resolve().parents[2] / "params.yaml"
 
@@ -85,3 +86,20 @@ def test_missing_or_broken_file(tmp_path):
     broken.write_text("data: [unclosed")
     with pytest.raises(ParamsError, match="not valid YAML"):
         read_block("data", DataParams, broken)
+
+
+@pytest.mark.parametrize(
+    ("meta", "bad", "message", "good"),
+    [
+        (rule(gt=0.0), 0.0, "must be above 0.0", 1e-9),
+        (rule(gt=0.0, max=1.0), 1.5, "must be above 0.0 and at most 1.0", 1.0),
+        (rule(min=0.0, lt=1.0), 1.0, "must be at least 0.0 and below 1.0", 0.0),
+        (rule(min=1), 0, "must be at least 1", 1),
+        (rule(min=0.0, max=0.5), 0.6, "must be between 0.0 and 0.5", 0.5),
+    ],
+)
+def test_open_and_closed_bounds(meta, bad, message, good):
+    hint = type(bad)
+    with pytest.raises(ParamsError, match=f"x: got {bad}; {message}$"):
+        check_value(bad, hint, "x", meta)
+    assert check_value(good, hint, "x", meta) == good

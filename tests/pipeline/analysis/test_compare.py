@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.analysis.compare import compare_heads, render_markdown
-from pipeline.metrics import reliability_bins
-from pipeline.predictions import TestPredictions
+from pipeline.analysis.metrics import reliability_bins
+from pipeline.artifacts.predictions import TestPredictions
 
 
 def _heads(true: np.ndarray, rights: dict[str, np.ndarray]) -> tuple[dict, dict]:

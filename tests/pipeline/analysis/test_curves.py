@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.datasets import make_blobs
 
 from pipeline.analysis.curves import learning_curves, nested_draws
-from pipeline.heads import make_head
+from pipeline.heads.registry import make_head
 
 
 def test_draws_are_nested_per_class_and_seeded():
@@ -30,7 +30,7 @@ def _data():
 def test_accuracy_grows_and_the_whole_split_matches_a_plain_fit():
     X, y, split = _data()
     heads = {"logreg": make_head("logreg"), "knn": make_head("knn", n_neighbors=5)}
-    result = learning_curves(heads, lambda kind: X, y, split, [1, 2, 20], draws=3, seed=0,
+    result = learning_curves(heads, X, None, y, split, [1, 2, 20], draws=3, seed=0,
                              resamples=200, level=0.95)  # fmt: skip
     logreg = {p.per_class: p for p in result.heads["logreg"]}
     assert list(logreg) == [1, 2, 20, None]
@@ -48,7 +48,7 @@ def test_accuracy_grows_and_the_whole_split_matches_a_plain_fit():
 
 def test_a_size_as_large_as_the_biggest_class_is_the_whole_split():
     X, y, split = _data()
-    result = learning_curves({"logreg": make_head("logreg")}, lambda kind: X, y, split, [2, 500], draws=2,
+    result = learning_curves({"logreg": make_head("logreg")}, X, None, y, split, [2, 500], draws=2,
                              seed=0, resamples=100, level=0.9)  # fmt: skip
     assert [p.per_class for p in result.heads["logreg"]] == [2, None]
     assert any("500 per class is the whole train split" in n for n in result.notes)

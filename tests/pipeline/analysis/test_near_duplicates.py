@@ -8,7 +8,7 @@ from PIL import Image
 
 from features import FeatureStore, extract, sha256_file
 from pipeline.analysis.near_duplicates import find_leakage, groups, similar_pairs, whitened
-from pipeline.splits import keep_groups_together
+from pipeline.data.splits import keep_groups_together
 from tests.conftest import make_picture
 
 

@@ -9,8 +9,10 @@ from sklearn.datasets import make_blobs
 from sklearn.utils.estimator_checks import check_estimator
 
 from pipeline.exceptions import ParamsError
-from pipeline.heads import HEADS, enabled_heads, make_head, selection
+from pipeline.heads import selection
 from pipeline.heads.glmnet import fit_path
+from pipeline.heads.names import enabled_heads
+from pipeline.heads.registry import HEADS, make_head
 
 EMBEDDING_HEADS = ["mlp", "glmnet", "knn", "logreg"]
 FAST = {"mlp": {"epochs": 30}, "glmnet": {"n_lambda": 30}, "knn": {}, "logreg": {}}
@@ -182,3 +184,25 @@ def test_enabled_heads_are_checked():
         enabled_heads({"enabled": ["mlp", "svm"]})
     with pytest.raises(ParamsError, match="each head once"):
         enabled_heads({"enabled": ["mlp", "mlp"]})
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "message"),
+    [
+        ("mlp", {"dropout": 1.0}, r"heads\.mlp\.dropout: got 1\.0; must be between 0\.0 and 0\.95"),
+        ("mlp", {"lr": 0.0}, r"heads\.mlp\.lr: got 0\.0; must be above 0\.0"),
+        (
+            "glmnet",
+            {"min_lambda_ratio": 1.0},
+            r"heads\.glmnet\.min_lambda_ratio: got 1\.0; must be above 0\.0 and below 1\.0",
+        ),
+        ("knn", {"n_neighbors": 0}, r"heads\.knn\.n_neighbors: got 0; must be at least 1"),
+        ("logreg", {"C": 0.0}, r"heads\.logreg\.C: got 0\.0; must be above 0\.0"),
+    ],
+)
+def test_params_set_after_construction_are_checked_at_fit(name, params, message, separable):
+    """As scikit-learn checks at fit: a head built or changed by hand gets the same message."""
+    X, y, _, _ = separable
+    head = HEADS[name]().set_params(**params)
+    with pytest.raises(ParamsError, match=message):
+        head.fit(X, y)

@@ -7,7 +7,9 @@ import pytest
 import torch
 
 from features import create_backbone
-from pipeline.heads import HEADS, make_head
+from pipeline.exceptions import ParamsError
+from pipeline.heads.image_inputs import ImageInputs
+from pipeline.heads.registry import HEADS, make_head
 from tests.conftest import make_folder
 
 SMALL = {
@@ -74,3 +76,22 @@ def test_class_imbalance_options_run(images, balance):
     keep = np.r_[0:8, 8:11, 16:19]  # 8 / 3 / 3 images
     head = make_head("finetune", **{**SMALL, "epochs": 1}, balance=balance, linear_probe_init=False)
     assert head.fit(X[keep], y[keep]).predict(X[keep]).shape == (14,)
+    targets = np.searchsorted(head.classes_, y[keep])
+    counts = np.bincount(targets)
+    if balance == "weights":  # every class carries the same total weight in the loss
+        weight = head._loss(targets, torch.device("cpu")).weight.numpy()
+        np.testing.assert_allclose(weight * counts, np.full(3, len(targets) / 3), rtol=1e-6)
+    else:  # the sampler draws the 3-image classes as often as the 8-image one, on average
+        sampler = head._loader(ImageInputs.of(X[keep]), True, targets).sampler
+        per_epoch = np.mean([np.bincount(targets[list(sampler)], minlength=3) for _ in range(200)], axis=0)
+        np.testing.assert_allclose(per_epoch, np.full(3, len(targets) / 3), atol=0.5)
+
+
+def test_params_are_checked_at_fit_too(images):
+    """A head built by hand with a bad value stops with the params message, not inside the network code."""
+    X, y = images
+    head = HEADS["finetune"](**{**SMALL, "freeze": "layer9"})
+    with pytest.raises(
+        ParamsError, match=r"heads\.finetune\.freeze: got 'layer9'; choose from \['none', 'stem'"
+    ):
+        head.fit(X, y)

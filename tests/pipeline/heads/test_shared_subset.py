@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from features import FeatureStore, create_extractor, extract
-from pipeline.config import SplitParams
-from pipeline.heads import make_head
-from pipeline.scan import scan_folder
-from pipeline.splits import stratified_split
+from pipeline.data.params import SplitParams
+from pipeline.data.scan import scan_folder
+from pipeline.data.splits import stratified_split
+from pipeline.heads.registry import make_head
 
 pytestmark = pytest.mark.slow  # every head on the 1184 real images
 

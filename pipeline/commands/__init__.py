@@ -1,0 +1,1 @@
+"""The commands: one entry point per DVC stage, and `predict`; each reads its own params block."""

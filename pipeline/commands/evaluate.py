@@ -1,0 +1,88 @@
+"""Stage `evaluate@<head>`: predictions with every class probability, and metrics per split."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..analysis.metrics import classification_metrics
+from ..artifacts.embeddings import load_embeddings
+from ..artifacts.predictions import aligned_proba, write_confusion_rows, write_predictions
+from ..data.params import DataParams
+from ..data.splits import SPLITS
+from ..heads.registry import head_class
+from ..params import param
+from .arguments import parse_stage
+
+
+@dataclass(frozen=True)
+class EvaluateParams:
+    top_k: int = param(5, min=1)
+    ece_bins: int = param(15, min=2)
+
+
+def run(
+    *,
+    name: str,
+    params: EvaluateParams,
+    head_dir: Path,
+    embeddings_path: Path,
+    data_root: str,
+    metrics_path: Path,
+    predictions_path: Path,
+    confusion_path: Path,
+) -> dict:
+    emb = load_embeddings(embeddings_path)
+    head = head_class(name).load(head_dir, emb.fingerprint)
+    X = head.pick_inputs(emb.vectors, emb.images(data_root))
+    start = time.perf_counter()
+    head_proba = head.predict_proba(X)
+    predict_seconds = time.perf_counter() - start
+    proba = aligned_proba(name, head_proba, head.classes_, emb.classes)
+
+    fit = json.loads((head_dir / "fit.json").read_text())
+    metrics = {
+        "head": name,
+        **{
+            split: classification_metrics(
+                emb.labels[emb.split == split],
+                proba[emb.split == split],
+                emb.classes,
+                params.top_k,
+                params.ece_bins,
+            )
+            for split in SPLITS
+            if (emb.split == split).any()
+        },
+        "fit_seconds": fit["fit_seconds"],
+        "chosen": fit.get("chosen", {}),
+        "predict_ms_per_image": 1000 * predict_seconds / len(X),
+        "model_bytes": sum(f.stat().st_size for f in head_dir.iterdir() if f.is_file()),
+    }
+    metrics_path.parent.mkdir(parents=True, exist_ok=True)
+    metrics_path.write_text(json.dumps(metrics, indent=2))
+    write_predictions(predictions_path, emb, proba)
+    write_confusion_rows(confusion_path, emb, proba)
+    test = metrics.get("test", {})
+    print(
+        f"evaluate {name}: test accuracy {test.get('accuracy', float('nan')):.4f}, "
+        f"macro F1 {test.get('macro_f1', float('nan')):.4f} -> {metrics_path}"
+    )
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> None:
+    files = ("head-dir", "embeddings", "metrics", "predictions", "confusion")
+    params, args = parse_stage("evaluate", __doc__, argv, head=True, paths=dict.fromkeys(files, ""))
+    run(
+        name=args.head,
+        params=params.block("evaluate", EvaluateParams),
+        head_dir=args.head_dir,
+        embeddings_path=args.embeddings,
+        data_root=params.block("data", DataParams).root,
+        metrics_path=args.metrics,
+        predictions_path=args.predictions,
+        confusion_path=args.confusion,
+    )

@@ -1,0 +1,135 @@
+"""Apply a saved head to new images: through the feature store for embedding heads, from pixels otherwise."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from features import FeatureStore, list_images
+from features.constants import DEVICES
+
+from ..embedding.params import EmbedParams
+from ..exceptions import DataError
+from ..heads.base import Head
+from ..heads.registry import load_head
+
+
+@dataclass
+class NewPredictions:
+    """Class probabilities for the images that could be read, and why the others could not."""
+
+    classes: list[str]
+    paths: list[str]
+    keys: list[str]  # SHA-256 of each image's bytes
+    proba: np.ndarray  # (len(paths), len(classes))
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+
+
+def predict_images(
+    head: Head,
+    paths: list[Path],
+    *,
+    store: FeatureStore,
+    device: str = "auto",
+    batch_size: int = 32,
+    num_workers: int | None = None,
+) -> NewPredictions:
+    """Predict every decodable image in `paths`; undecodable ones come back in `failures`."""
+    paths = [str(p) for p in paths]
+    read = head.read_new(paths, store, device=device, batch_size=batch_size, num_workers=num_workers)
+    proba = head.predict_proba(read.inputs) if read.positions else np.empty((0, len(head.classes_)))
+    return NewPredictions(
+        classes=[str(c) for c in head.classes_],
+        paths=[paths[i] for i in read.positions],
+        keys=read.keys,
+        proba=proba,
+        failures=sorted((paths[i], reason) for i, reason in read.failures.items()),
+    )
+
+
+def write_csv(path: Path, result: NewPredictions, top_k: int = 5) -> None:
+    """One row per input: path, sha256, predicted, confidence, top-k, every class, and error.
+
+    Rows that could not be predicted keep their path and carry the reason in `error`, so
+    every input is accounted for in one file.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    k = min(top_k, len(result.classes))
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            [
+                "path",
+                "sha256",
+                "predicted",
+                "confidence",
+                f"top{k}",
+                *[f"p_{c}" for c in result.classes],
+                "error",
+            ]
+        )
+        for image, key, proba in zip(result.paths, result.keys, result.proba, strict=True):
+            order = np.argsort(-proba, kind="stable")[:k]
+            top = "; ".join(f"{result.classes[j]} {proba[j]:.4f}" for j in order)
+            writer.writerow(
+                [
+                    image,
+                    key,
+                    result.classes[order[0]],
+                    f"{proba[order[0]]:.6f}",
+                    top,
+                    *(f"{p:.6g}" for p in proba),
+                    "",
+                ]
+            )
+        for image, reason in result.failures:
+            writer.writerow([image, "", "", "", "", *[""] * len(result.classes), reason])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="workbench predict",
+        description="Apply a trained head to new images; writes one CSV row per image.",
+    )
+    parser.add_argument(
+        "--head", type=Path, required=True, help="a trained head's folder, e.g. artifacts/heads/mlp"
+    )
+    parser.add_argument("images", type=Path, nargs="+", help="image files or folders (searched recursively)")
+    parser.add_argument("--out", type=Path, required=True, help="predictions CSV")
+    parser.add_argument("--store", default=EmbedParams().store, help="feature store (default: %(default)s)")
+    parser.add_argument("--device", default="auto", choices=DEVICES)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--num-workers", type=int, default=None, help="decoder processes (default: auto)")
+    parser.add_argument("--top-k", type=int, default=5)
+    args = parser.parse_args(argv)
+
+    head = load_head(args.head)
+    listing = list_images(args.images)
+    if listing.ignored:
+        print(f"ignoring {len(listing.ignored)} files without an image extension", file=sys.stderr)
+    if not listing.images and not listing.problems:
+        raise DataError(f"no image files in {[str(p) for p in args.images]}")
+    result = predict_images(
+        head,
+        listing.images,
+        store=FeatureStore(args.store),
+        device=args.device,
+        batch_size=args.batch_size,
+        num_workers=args.num_workers,
+    )
+    result.failures = sorted(result.failures + [(str(p), reason) for p, reason in listing.problems])
+    write_csv(args.out, result, args.top_k)
+    for path, reason in result.failures:
+        print(f"NOT PREDICTED {path}: {reason}", file=sys.stderr)
+    predicted = Counter(result.classes[i] for i in result.proba.argmax(axis=1))
+    common = ", ".join(f"{name} {n}" for name, n in predicted.most_common(5))
+    print(
+        f"predict {head.name}: {len(result.paths)} images predicted, {len(result.failures)} not "
+        f"-> {args.out}" + (f" (most predicted: {common})" if common else "")
+    )

@@ -1,0 +1,64 @@
+"""Stage `train@<head>`: fit one head on the train split, its params chosen on the valid split."""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from pathlib import Path
+
+from ..artifacts.embeddings import load_embeddings
+from ..data.params import DataParams
+from ..figures.training import plot_lr_find
+from ..heads.base import Head
+from ..heads.registry import head_from_params, search_space
+from ..heads.search import search
+from .arguments import parse_stage
+
+
+def run(*, head: Head, embeddings_path: Path, data_root: str, out: Path, space: dict | None = None) -> dict:
+    """Fit `head` (searching `space` on the valid split), save it to `out` with fit.json."""
+    emb = load_embeddings(embeddings_path)
+    X, y = head.pick_inputs(emb.vectors, emb.images(data_root)), emb.label_names
+    train, valid = emb.split == "train", emb.split == "valid"
+    print(
+        f"train {head.name}: {train.sum()} train rows, {valid.sum()} valid rows, {len(emb.classes)} classes",
+        flush=True,
+    )
+    start = time.perf_counter()
+    found = search(head, space or {}, X[train], y[train], (X[valid], y[valid]) if valid.any() else None)
+    seconds = time.perf_counter() - start
+    head = found.head
+    head.save(out, features=emb.source)
+    info = {
+        "head": head.name,
+        "fit_seconds": seconds,  # the whole search: every candidate's fit
+        "n_train": int(train.sum()),
+        "chosen": {**found.chosen, **head.chosen_in_fit()},  # everything picked on the valid split
+        "search": found.to_json(),
+        **head.fit_report(),
+    }
+    (out / "fit.json").write_text(json.dumps(info, indent=2))
+    history = getattr(head, "history_", None)
+    if history:
+        _write_history(out / "history.csv", history)
+    if getattr(head, "lr_find_", None):
+        plot_lr_find(head.lr_find_, out / "lr_find.png")
+    chosen = f" chose {found.chosen} of {len(found.candidates)} candidates;" if found.chosen else ""
+    print(f"train {head.name}: fitted in {seconds:.1f}s ->{chosen} {out}; {head.fit_report()}")
+    return info
+
+
+def _write_history(path: Path, history: list[dict]) -> None:
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, list(history[0]))
+        writer.writeheader()
+        writer.writerows(history)
+
+
+def main(argv: list[str] | None = None) -> None:
+    params, args = parse_stage("train", __doc__, argv, head=True, paths={"embeddings": "", "out": ""})
+    head = head_from_params(args.head, params)  # bad params stop here, before any data is read
+    space = search_space(args.head, params, head)
+    root = params.block("data", DataParams).root
+    run(head=head, embeddings_path=args.embeddings, data_root=root, out=args.out, space=space)

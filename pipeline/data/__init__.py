@@ -1,0 +1,1 @@
+"""The task's data: which images, their labels and their split (the `data` params block)."""

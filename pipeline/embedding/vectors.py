@@ -1,0 +1,61 @@
+"""Vectors into the store for a stage: the extractor the params describe, run by the engine they name."""
+
+from __future__ import annotations
+
+import logging
+
+from features import ExtractionReport, Extractor, FeatureStore, create_extractor
+from features.engines import extract_with
+from features.ray_engine import RayOptions
+
+from ..exceptions import DataError
+from .params import BackboneParams, EmbedParams
+
+log = logging.getLogger(__name__)
+
+
+def make_extractor(backbone: BackboneParams, embed: EmbedParams) -> Extractor:
+    """The extractor the params describe; fails before any image is read if weights are missing."""
+    return create_extractor(device=embed.device, precision=embed.precision, **backbone.create_args())
+
+
+def store_vectors(
+    backbone: BackboneParams,
+    embed: EmbedParams,
+    store: FeatureStore,
+    paths: list[str],
+    keys: list[str],
+    stage: str,
+) -> tuple[Extractor, ExtractionReport]:
+    """Make sure `store` holds every image's vector, computing what it lacks with `embed.engine`;
+    read them with `store.get(extractor.fingerprint, keys)`.
+
+    An image that cannot be decoded stops the stage with the list: it changed since it was scanned.
+    """
+    extractor, report = extract_with(
+        embed.engine,
+        paths,
+        store,
+        backbone.create_args(),
+        device=embed.device,
+        precision=embed.precision,
+        keys=keys,
+        batch_size=embed.batch_size,
+        num_workers=embed.num_workers,
+        ray=RayOptions(embed.address, embed.actors),
+        announce=lambda extractor, where: log.info(
+            "%s: extractor %s (%s, %s %s)",
+            stage,
+            extractor.fingerprint,
+            extractor.backbone.weights_id,
+            extractor.precision,
+            where,
+        ),  # fmt: skip
+    )
+    if report.failures:
+        listing = "\n".join(f"  {f.path}: {f.reason}" for f in report.failures)
+        raise DataError(
+            f"{stage}: {len(report.failures)} images could not be decoded:\n{listing}\n"
+            "They changed after the scan; run `dvc repro prepare` to exclude them."
+        )
+    return extractor, report

@@ -1,1 +1,0 @@
-"""DVC stage entry points: each module has `main(argv)` and reads its own params block."""
