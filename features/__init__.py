@@ -8,14 +8,14 @@ from .exceptions import (
     StoreError,
     WeightsUnavailableError,
 )
-from .extract import ExtractionReport, extract
+from .extract import ExtractionReport, extract, extract_vectors
 from .extractor import Extractor, create_extractor
 from .failures import Failure
 from .files import Listing, list_images
 from .hashing import derived_key, sha256_file
 from .images import is_image_file, read_image
 from .preprocess import Preprocessing
-from .store import FeatureStore, StoredVectors, StoreWriter
+from .store import FeatureStore, MissingVectors, StoredVectors, StoreWriter
 
 __all__ = [
     "Backbone",
@@ -26,6 +26,7 @@ __all__ = [
     "FeatureStore",
     "FeaturesError",
     "ImageReadError",
+    "MissingVectors",
     "Listing",
     "Preprocessing",
     "StoreError",
@@ -36,6 +37,7 @@ __all__ = [
     "create_extractor",
     "derived_key",
     "extract",
+    "extract_vectors",
     "is_image_file",
     "list_images",
     "read_image",

@@ -1,4 +1,4 @@
-"""Command line for the store: `extract`, `info`, `export`, `compact` and `convert` (also `workbench ...`)."""
+"""Command line for the store: extract, info, verify, export, compact, convert (also `workbench ...`)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from .exceptions import FeaturesError
 from .export import choose_fingerprint, export_vectors
 from .files import Listing, list_images
 from .ray_engine import RayOptions, require_ray
+from .space import NO_SPACE
 from .store import FeatureStore
 from .store_v1 import convert_v1, is_v1_store
+from .verify import verify_store
 
 
 def build_parser(prog: str = "python -m features") -> argparse.ArgumentParser:
@@ -49,6 +51,16 @@ def build_parser(prog: str = "python -m features") -> argparse.ArgumentParser:
 
     info = commands.add_parser("info", help="fingerprints, segments, sizes and failures in a store")
     info.add_argument("store", type=Path)
+
+    verify = commands.add_parser(
+        "verify", help="check every segment, index and record of a store (like git fsck)"
+    )
+    verify.add_argument("store", type=Path)
+    verify.add_argument(
+        "--repair",
+        action="store_true",
+        help="quarantine damaged segments (good rows kept), rebuild store.json",
+    )
 
     compact = commands.add_parser("compact", help="publish what dead writers left, merge segments into one")
     compact.add_argument("store", type=Path)
@@ -117,8 +129,12 @@ def run_info(args: argparse.Namespace) -> int:
     print(f"store {args.store}: {len(fingerprints)} extractor(s)")
     for name, spec in fingerprints.items():
         prep = spec["preprocessing"]
+        vectors, rows = store.distinct(name), spec["count"]
+        copies = (
+            f" ({rows} rows: {rows - vectors} duplicates, which compact drops)" if rows != vectors else ""
+        )
         print(
-            f"  {name}  {spec['count']} vectors x {spec['dim']}  {spec['arch']} "
+            f"  {name}  {vectors} vectors x {spec['dim']}{copies}  {spec['arch']} "
             f"{spec['weights']} layer={spec['layer']} precision={spec['precision']} "
             f"resize={prep['resize']} crop={prep['crop']} schema={spec['schema']}"
         )
@@ -133,6 +149,13 @@ def run_info(args: argparse.Namespace) -> int:
     for failure in failures:
         print(f"  {failure.path}: {failure.reason}")
     return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    result = verify_store(_existing_store(args.store), repair=args.repair)
+    for line in result.lines():
+        print(line)
+    return 1 if result.damaged and not args.repair else 0
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -164,9 +187,18 @@ def _existing_store(path: Path) -> FeatureStore:
     return FeatureStore(path)
 
 
+def no_space(exc: OSError) -> str:
+    """A full disk met outside the store (a file the command writes)."""
+    where = f" writing {exc.filename}" if exc.filename else ""
+    return (
+        f"no space left{where} ({exc.strerror}): free space on that disk, or write elsewhere, and run again"
+    )
+
+
 COMMANDS = {
     "extract": run_extract,
     "info": run_info,
+    "verify": run_verify,
     "export": run_export,
     "compact": run_compact,
     "convert": run_convert,
@@ -180,6 +212,11 @@ def main(argv: list[str] | None = None, prog: str = "python -m features") -> int
         return COMMANDS[args.command](args)
     except FeaturesError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        if exc.errno not in NO_SPACE:
+            raise
+        print(f"error: {no_space(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
+from .exceptions import StoreError
 from .extractor import Extractor
 from .failures import Failure
-from .hash_cache import FileState, lookup_files
+from .hash_cache import FileState, hash_files, lookup_files
 from .keys import SortedKeys, to_raw
 from .loader import ImageTransform, Reindexed, default_num_workers, make_loader
-from .store import FeatureStore, StoreWriter
+from .store import FeatureStore, MissingVectors, StoreWriter, read_only
 
 
 @dataclass
@@ -86,14 +87,25 @@ def plan_extraction(
     """Key every file whose key is known (given, or from the store's hash cache for an unchanged
     file), and keep the first position of each distinct key the store lacks: duplicates and
     stored images are never decoded. Files the cache does not know unchanged are not hashed
-    here but left in `stale` for the decoders, which read them anyway."""
+    here but left in `stale` for the decoders, which read them anyway.
+
+    A store this process cannot write is planned without decoding: the files the cache cannot
+    vouch for are hashed first, and if any image has no vector the plan stops there, before
+    a single image is decoded (StoreError naming the store)."""
     paths = [str(p) for p in paths]
     unreadable: list[Failure] = []
     stale: dict[int, FileState] = {}
+    writable = store.writable
     if keys is None:
         found = lookup_files(paths, store.hash_cache())
         keys, stale = found.keys, found.stale
         unreadable = [Failure(paths[i], reason) for i, reason in found.unreadable.items()]
+        if stale and not writable:
+            hashed, failed = hash_files([paths[i] for i in stale])
+            for position, key in zip(stale, hashed, strict=True):
+                keys[position] = key
+            unreadable += [Failure(paths[list(stale)[i]], reason) for i, reason in failed.items()]
+            stale = {}
     first_position: dict[str, int] = {}
     for position, key in enumerate(keys):
         if key:
@@ -101,6 +113,8 @@ def plan_extraction(
     unique = list(first_position)
     present = store.contains(fingerprint, unique)
     todo = [first_position[key] for key, have in zip(unique, present, strict=True) if not have]
+    if todo and not writable:
+        raise StoreError(f"{read_only(store.path)}. {len(todo)} of these images have no vector in it")
     return Plan(
         fingerprint,
         paths,
@@ -276,6 +290,7 @@ def local_batches(
             asked = claims.claim([learned[positions[i]] for i in hashed], [positions[i] for i in hashed])
             for i, verdict in zip(hashed, asked, strict=True):
                 verdicts[i] = verdict
+        _published_since(store, plan, positions, learned, verdicts)
         new = [row for row, verdict in enumerate(verdicts) if verdict is Verdict.EMBED]
         yield EmbeddedBatch(
             positions,
@@ -284,3 +299,35 @@ def local_batches(
             [(todo[row], reason) for row, reason in batch.failures],
             learned,
         )
+
+
+def _published_since(
+    store: FeatureStore, plan: Plan, positions: list[int], learned: dict[int, str], verdicts: list[Verdict]
+) -> None:
+    """STORED for what another writer published since the plan was made: writers that overlap
+    (two runs over one folder) then share the work instead of computing it twice."""
+    embed = [i for i, verdict in enumerate(verdicts) if verdict is Verdict.EMBED]
+    if not embed:
+        return
+    keys = [learned.get(positions[i]) or plan.keys[positions[i]] for i in embed]
+    for i, have in zip(embed, store.contains(plan.fingerprint, keys), strict=True):
+        if have:
+            verdicts[i] = Verdict.STORED
+
+
+def extract_vectors(
+    paths: Sequence[str | os.PathLike],
+    store: FeatureStore,
+    extractor: Extractor,
+    keys: Sequence[str] | None = None,
+    **options,
+) -> tuple[ExtractionReport, np.ndarray]:
+    """`extract`, then the vectors of every image that decoded (`report.ok_keys`, in order).
+    A vector whose row fails its checks on the way out (its segment is quarantined) is
+    computed again, once."""
+    report = extract(paths, store, extractor, keys, **options)
+    try:
+        return report, store.get(extractor.fingerprint, report.ok_keys)
+    except MissingVectors:  # lost to a damaged segment just now: missing, so computed again
+        report = extract(paths, store, extractor, keys, **options)
+        return report, store.get(extractor.fingerprint, report.ok_keys)

@@ -9,6 +9,7 @@ from pathlib import Path
 import h5py
 
 from .locking import publish_file
+from .space import ensure_room
 
 _STR = h5py.string_dtype()
 
@@ -26,6 +27,7 @@ def write_failures(directory: Path, name: str, failures: Sequence[Failure]) -> N
     """Publish one failures file atomically (written aside, fsynced, renamed into place)."""
     directory.mkdir(parents=True, exist_ok=True)
     part = directory / f".{name}.part"
+    ensure_room(part, sum(len(f.path) + len(f.reason) + 96 for f in failures))
     with h5py.File(part, "w", locking=False) as h5:
         for field in ("key", "path", "reason"):
             h5.create_dataset(field, data=[getattr(f, field) for f in failures], dtype=_STR)

@@ -1,15 +1,25 @@
-"""Hash once: (absolute path, size, mtime, inode) -> SHA-256 in SQLite beside the store, like DVC's state.
+"""Hash once: (absolute path, size, mtime, ctime, inode) -> SHA-256 in SQLite beside the store,
+like DVC's state and git's index.
 
 A re-run over a million unchanged files stats them instead of reading them. A file whose
-size, modification time (nanoseconds) or inode changed is hashed again: by `hash_files` in
-parallel threads (hashlib releases the GIL while it digests), or, during an extraction, by
-the decoder that reads its bytes anyway (`lookup_files` says which files those are).
+size, modification time, change time (nanoseconds) or inode changed is hashed again: by
+`hash_files` in parallel threads (hashlib releases the GIL while it digests), or, during an
+extraction, by the decoder that reads its bytes anyway (`lookup_files` says which files
+those are). The change time catches a file rewritten in place whose mtime was set back
+(`touch -r`): only the kernel sets ctime.
+
+It is a cache, so it is never trusted blindly and never fatal: a damaged file is set aside
+and rebuilt, a read-only one is read and not written, a full disk leaves it as it was; each
+says so in one warning, and the files it cannot vouch for are hashed again.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import sqlite3
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -17,47 +27,114 @@ from pathlib import Path
 
 from .hashing import sha256_file, unreadable
 
+log = logging.getLogger(__name__)
+
 _QUERY_CHUNK = 500  # below SQLite's limit on bound parameters
+_TABLE = "files"  # with ctime; the table `hashes` of earlier versions is dropped
 _SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS hashes"
-    " (path TEXT PRIMARY KEY, size INT, mtime_ns INT, inode INT, sha256 TEXT)"
+    f"CREATE TABLE IF NOT EXISTS {_TABLE}"
+    " (path TEXT PRIMARY KEY, size INT, mtime_ns INT, ctime_ns INT, inode INT, sha256 TEXT)"
 )
+
+FileState = tuple[int, int, int, int]  # size, mtime_ns, ctime_ns, inode: what says a file is unchanged
+
+
+def file_state(stat: os.stat_result) -> FileState:
+    return stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino
 
 
 class HashCache:
-    """The SQLite file at `path` (created on first use); safe for many processes at once."""
+    """The SQLite file at `path` (created on first use); safe for many processes at once.
+    `writable=False` reads it where it is (a store this user cannot write) and remembers nothing."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, writable: bool = True):
         self.path = Path(path)
+        self.writable = writable
 
-    def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(self.path, timeout=60)
-        connection.execute("PRAGMA journal_mode=WAL")  # readers never wait for a writer
-        connection.execute(_SCHEMA)
-        return connection
-
-    def lookup(self, paths: Sequence[str]) -> dict[str, tuple[int, int, int, str]]:
-        """path -> (size, mtime_ns, inode, sha256) for the paths the cache knows."""
+    def lookup(self, paths: Sequence[str]) -> dict[str, tuple[int, int, int, int, str]]:
+        """path -> (size, mtime_ns, ctime_ns, inode, sha256) for the paths the cache knows."""
         absolute = [os.path.abspath(path) for path in paths]  # one entry whatever the cwd
         known = {}
-        with self._connect() as db:
-            for start in range(0, len(absolute), _QUERY_CHUNK):
-                chunk = absolute[start : start + _QUERY_CHUNK]
-                marks = ",".join("?" * len(chunk))
-                rows = db.execute(f"SELECT * FROM hashes WHERE path IN ({marks})", chunk)
-                known.update((path, tuple(rest)) for path, *rest in rows)
+        try:
+            with self._connect() as db:
+                if db is None:
+                    return {}
+                for start in range(0, len(absolute), _QUERY_CHUNK):
+                    chunk = absolute[start : start + _QUERY_CHUNK]
+                    marks = ",".join("?" * len(chunk))
+                    rows = db.execute(f"SELECT * FROM {_TABLE} WHERE path IN ({marks})", chunk)
+                    known.update((path, tuple(rest)) for path, *rest in rows)
+        except sqlite3.DatabaseError as exc:
+            self._damaged(exc)
+            return {}
         return {path: known[a] for path, a in zip(paths, absolute, strict=True) if a in known}
 
-    def remember(self, entries: list[tuple[str, int, int, int, str]]) -> None:
-        """Cache (path, size, mtime_ns, inode, sha256) entries."""
-        if entries:
-            rows = [(os.path.abspath(path), *rest) for path, *rest in entries]
+    def remember(self, entries: list[tuple[str, int, int, int, int, str]]) -> None:
+        """Cache (path, size, mtime_ns, ctime_ns, inode, sha256) entries."""
+        if not entries or not self.writable:
+            return
+        rows = [(os.path.abspath(path), *rest) for path, *rest in entries]
+        try:
             with self._connect() as db:
-                db.executemany("INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?)", rows)
+                db.executemany(f"INSERT OR REPLACE INTO {_TABLE} VALUES (?, ?, ?, ?, ?, ?)", rows)
+        except sqlite3.OperationalError as exc:  # a full disk, a read-only file: it stays as it was
+            log.warning(
+                "hash cache %s could not be updated (%s): %d files will be hashed again next time",
+                self.path, exc, len(rows),
+            )  # fmt: skip
+        except sqlite3.DatabaseError as exc:
+            self._damaged(exc)
+
+    def _connect(self) -> _Connection:
+        return _Connection(self)
+
+    def _open(self) -> sqlite3.Connection | None:
+        if not self.writable:
+            if not self.path.is_file():
+                return None
+            # immutable: no locks and no -shm file, which a read-only folder could not hold
+            return sqlite3.connect(f"file:{self.path}?mode=ro&immutable=1", uri=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(self.path, timeout=60)
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")  # readers never wait for a writer
+            connection.execute(_SCHEMA)
+            connection.execute("DROP TABLE IF EXISTS hashes")  # no change time: cannot vouch for a file
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    def _damaged(self, exc: sqlite3.DatabaseError) -> None:
+        """Set the file aside (it is only a cache) so the next use starts a new one."""
+        if not self.writable:
+            log.warning("hash cache %s cannot be read (%s): every file is hashed", self.path, exc)
+            return
+        aside = self.path.with_name(f"{self.path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(f"{self.path}{suffix}", f"{aside}{suffix}")
+        log.warning(
+            "hash cache %s was damaged (%s): set aside as %s and started again; files are hashed "
+            "again once", self.path, exc, aside.name,
+        )  # fmt: skip
 
 
-FileState = tuple[int, int, int]  # size, mtime_ns, inode: what says a file is unchanged
+class _Connection:
+    """`with` a connection that commits and closes, or None when there is no file to read."""
+
+    def __init__(self, cache: HashCache):
+        self.cache = cache
+
+    def __enter__(self) -> sqlite3.Connection | None:
+        self.db = self.cache._open()
+        return self.db
+
+    def __exit__(self, kind, *rest) -> None:
+        if self.db is not None:
+            if kind is None:
+                self.db.commit()
+            self.db.close()
 
 
 @dataclass
@@ -77,10 +154,9 @@ def lookup_files(paths: Sequence[str], cache: HashCache | None = None, workers: 
 
     def state(path: str) -> FileState | str:
         try:
-            stat = os.stat(path)
+            return file_state(os.stat(path))
         except OSError as exc:
             return unreadable(exc)
-        return stat.st_size, stat.st_mtime_ns, stat.st_ino
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         states = list(pool.map(state, paths, chunksize=256))
@@ -89,8 +165,8 @@ def lookup_files(paths: Sequence[str], cache: HashCache | None = None, workers: 
         cached = known.get(path)
         if isinstance(now, str):
             found.unreadable[position] = now
-        elif cached and cached[:3] == now:
-            found.keys[position] = cached[3]
+        elif cached and cached[:4] == now:
+            found.keys[position] = cached[4]
         else:
             found.stale[position] = now
     return found

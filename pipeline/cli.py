@@ -12,6 +12,7 @@ import sys
 
 from features import FeaturesError
 from features import cli as store_cli
+from features.space import NO_SPACE
 
 from .exceptions import PipelineError
 
@@ -33,6 +34,7 @@ COMMANDS = {
     "predict": "apply a trained head to new images",
     "extract": "embed image files and folders into a feature store",
     "info": "what a feature store holds",
+    "verify": "check every segment, index and record of a store (--repair quarantines)",
     "export": "a store's vectors to .npz or .parquet",
     "compact": "merge a store's segments into one",
     "convert": "a version-1 store file into a store directory",
@@ -80,6 +82,11 @@ def main(argv: list[str] | None = None, prog: str = "workbench") -> int:
         module.main(rest)
     except (PipelineError, FeaturesError) as exc:
         print(f"error in {command}: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        if exc.errno not in NO_SPACE:
+            raise
+        print(f"error in {command}: {store_cli.no_space(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{command}: interrupted", file=sys.stderr)

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from features import Extractor, FeatureStore, derived_key, extract, read_image
+from features import Extractor, FeatureStore, derived_key, read_image
+from features.extract import extract_vectors
 
 from ..exceptions import DataError
 from ..heads.base import EmbeddingHead, Head
@@ -86,7 +87,7 @@ def corruption_sweep(
         start = time.perf_counter()
         corruption = Corruption(kind, severity, test.keys)
         keys = [derived_key(k, corruption.store_tag) for k in test.keys]
-        report = extract(
+        report, vectors = extract_vectors(
             test.paths,
             store,
             extractor,
@@ -98,7 +99,7 @@ def corruption_sweep(
         )
         if report.failures:
             raise DataError(f"{len(report.failures)} corrupted images failed: {report.failures[:3]}")
-        vectors, images = store.get(extractor.fingerprint, keys), test.images.perturbed(corruption)
+        images = test.images.perturbed(corruption)
         for name, head in heads.items():
             X = head.pick_inputs(vectors, images)
             out[name].setdefault(kind, {})[str(severity)] = accuracy(head, X, test.labels)

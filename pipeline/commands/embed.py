@@ -14,7 +14,7 @@ from ..artifacts.feature_source import FeatureSource
 from ..data.params import DataParams
 from ..data.splits import read_splits
 from ..embedding.params import BackboneParams, EmbedParams
-from ..embedding.vectors import store_vectors
+from ..embedding.vectors import read_stored
 from ..exceptions import DataError
 from .arguments import parse_stage
 
@@ -29,21 +29,25 @@ def run(
     store = FeatureStore(params.store)
     _check_unchanged(paths, keys, store.hash_cache())
 
-    extractor, report = store_vectors(backbone, params, store, paths, keys, "embed")
     classes = sorted({r.label for r in rows})
     index = {name: i for i, name in enumerate(classes)}
-    embeddings = Embeddings(
-        vectors=StoredVectors(store, extractor.fingerprint, keys),  # written a block at a time
-        labels=np.array([index[r.label] for r in rows]),
-        split=np.array([r.split for r in rows]),
-        paths=np.array([r.path for r in rows]),
-        keys=np.array(keys),
-        classes=classes,
-        fingerprint=extractor.fingerprint,
-        spec=extractor.spec,
-        recipe=FeatureSource.of(extractor).recipe,
-    )
-    save_embeddings(out, embeddings)
+
+    def write(extractor) -> Embeddings:
+        embeddings = Embeddings(
+            vectors=StoredVectors(store, extractor.fingerprint, keys),  # written a block at a time
+            labels=np.array([index[r.label] for r in rows]),
+            split=np.array([r.split for r in rows]),
+            paths=np.array([r.path for r in rows]),
+            keys=np.array(keys),
+            classes=classes,
+            fingerprint=extractor.fingerprint,
+            spec=extractor.spec,
+            recipe=FeatureSource.of(extractor).recipe,
+        )
+        save_embeddings(out, embeddings)
+        return embeddings
+
+    _, report, embeddings = read_stored(backbone, params, store, paths, keys, "embed", write)
     print(f"embed: {len(rows)} images -> {out}: {report.summary()}")
     return embeddings
 

@@ -17,7 +17,7 @@ from ..data.params import DataParams, NearDuplicateParams
 from ..data.scan import scan_folder
 from ..data.splits import SPLITS, Row, keep_groups_together, stratified_split, write_splits
 from ..embedding.params import BackboneParams, EmbedParams
-from ..embedding.vectors import store_vectors
+from ..embedding.vectors import read_stored
 from .arguments import parse_stage
 
 
@@ -59,8 +59,15 @@ def _group_near_duplicates(
     paths = [str(root / item.path) for item in scan.items]
     keys = [item.sha256 for item in scan.items]
     store = FeatureStore(embed.store)
-    extractor, _ = store_vectors(backbone, embed, store, paths, keys, "prepare")
-    vectors = store.get(extractor.fingerprint, keys)
+    *_, vectors = read_stored(
+        backbone,
+        embed,
+        store,
+        paths,
+        keys,
+        "prepare",
+        lambda extractor: store.get(extractor.fingerprint, keys),
+    )
     ids = near_duplicate_groups(vectors, near.threshold, near.components)
     assignment, moved = keep_groups_together(assignment, ids)
     print(

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import TypeVar
 
 from features import ExtractionReport, Extractor, FeatureStore, create_extractor
 from features.engines import extract_with
 from features.ray_engine import RayOptions
+from features.store import MissingVectors
 
 from ..exceptions import DataError
 from .params import BackboneParams, EmbedParams
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def make_extractor(backbone: BackboneParams, embed: EmbedParams) -> Extractor:
@@ -59,3 +63,23 @@ def store_vectors(
             "They changed after the scan; run `dvc repro prepare` to exclude them."
         )
     return extractor, report
+
+
+def read_stored(
+    backbone: BackboneParams,
+    embed: EmbedParams,
+    store: FeatureStore,
+    paths: list[str],
+    keys: list[str],
+    stage: str,
+    read: Callable[[Extractor], T],
+) -> tuple[Extractor, ExtractionReport, T]:
+    """`store_vectors`, then `read(extractor)` (which reads the vectors from `store`). Vectors
+    found damaged while reading (their segment quarantined) are computed again, once."""
+    extractor, report = store_vectors(backbone, embed, store, paths, keys, stage)
+    try:
+        return extractor, report, read(extractor)
+    except MissingVectors as exc:
+        log.warning("%s: %s; computing them again", stage, exc)
+        extractor, report = store_vectors(backbone, embed, store, paths, keys, stage)
+        return extractor, report, read(extractor)

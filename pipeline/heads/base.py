@@ -15,7 +15,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from torch import nn
 
-from features import Extractor, FeatureStore, Preprocessing, extract
+from features import Extractor, FeatureStore, Preprocessing
+from features.extract import extract_vectors
 from features.images import check_images
 
 from ..artifacts.feature_source import FeatureSource
@@ -204,13 +205,12 @@ class EmbeddingHead(Head):
         source = self.trained_features()
         extractor = source.extractor(extract_args.pop("device", "auto"))
         log.info("predict: extractor %s", source.describe())
-        report = extract(paths, store, extractor, **extract_args)
+        report, vectors = extract_vectors(paths, store, extractor, **extract_args)
         log.info("predict: embedding %d images: %s", len(paths), report.summary())
         failed = {f.path: f.reason for f in report.failures}
         failures = {i: failed[p] for i, p in enumerate(paths) if p in failed}
         ok = [i for i in range(len(paths)) if i not in failures]
-        keys = [report.keys[i] for i in ok]
-        return NewInputs(store.get(extractor.fingerprint, keys), ok, keys, failures)
+        return NewInputs(vectors, ok, [report.keys[i] for i in ok], failures)
 
 
 class ImageHead(Head):

@@ -15,8 +15,9 @@ from torch import nn
 from torch.utils.data import DataLoader, WeightedRandomSampler
 from torchvision.transforms import v2
 
-from features import FeatureStore, Preprocessing, create_backbone, extract
+from features import FeatureStore, Preprocessing, create_backbone
 from features.constants import DEVICES, PRECISIONS
+from features.extract import extract_vectors
 from features.extractor import Extractor
 from features.loader import ImageDataset, Reindexed, collate
 from features.runtime import autocast, resolve_device, resolve_precision
@@ -275,8 +276,10 @@ class FinetuneHead(ImageHead):
         backbone.model.fc = nn.Identity()
         extractor = Extractor(backbone, device, precision)
         store = FeatureStore(self.store) if self.store else _TemporaryStore()
-        report = extract(paths, store, extractor, progress=self.verbose)
-        features = store.get(extractor.fingerprint, report.keys)
+        report, features = extract_vectors(paths, store, extractor, progress=self.verbose)
+        if report.failures:
+            listing = "; ".join(f"{f.path}: {f.reason}" for f in report.failures)
+            raise DataError(f"finetune: images could not be decoded ({listing}); run `dvc repro prepare`")
         probe = LogisticRegression(C=0.1, max_iter=3000).fit(features, targets)
         backbone.model.fc = fc
         with torch.no_grad():

@@ -74,7 +74,7 @@ def test_bytes_stored_under_another_path_are_not_embedded_again(tmp_path, local_
     assert (again.computed, again.reused, again.failures) == (0, 2, [])
     assert again.keys == first.keys[:2] + first.keys[:1]
     cached = store.hash_cache().lookup([str(p) for p in twice])  # hashed on the cluster, remembered
-    assert [cached[str(p)][3] for p in twice] == again.keys
+    assert [cached[str(p)][-1] for p in twice] == again.keys
 
 
 def test_a_killed_actor_still_ends_with_every_vector(tmp_path, local_ray, tiny_extractor):
