@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -42,7 +43,7 @@ def project(tmp_path_factory) -> Path:
     project.mkdir()
     for name in ("features", "pipeline"):
         shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("dvc.yaml", ".dvcignore", ".gitignore", "data/.gitignore"):
+    for name in ("dvc.yaml", ".dvcignore", ".gitignore", "data/.gitignore", "data/class-folders.txt"):
         (project / name).parent.mkdir(exist_ok=True)
         shutil.copy(ROOT / name, project / name)
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
@@ -126,3 +127,36 @@ def test_a_change_to_one_stages_params_class_reruns_only_that_stage_and_the_repo
         source.write_text(original)
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
     assert "confusion" in ran and ran <= {"confusion", "report"}, ran
+
+
+def test_a_label_table_is_a_dep_of_prepare_and_the_pool_is_read_once(project):
+    """A second task over the same images: a table that relabels them coarsely, with its own
+    split. prepare re-runs when the table changes, and neither prepare nor embed reads an image."""
+    images = sorted((project / "data" / "caltech101-22").rglob("*.png"))
+    table = project / "labels.csv"
+
+    def write(relabel: str) -> None:
+        with open(table, "w", newline="") as handle:
+            rows = csv.writer(handle)
+            rows.writerow(["path", "label", "split"])
+            for i, image in enumerate(images):
+                label = relabel if image.parent.name == "c" else "ab"
+                rows.writerow([image.relative_to(image.parents[1]).as_posix(), label, SPLIT[i % 10]])
+
+    write("c")
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["data"]["labels"] = "labels.csv"
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    first = _sh(project, "dvc", "repro", "embed")
+    assert "Running stage 'prepare'" in first and "split as given; 0 images read" in first
+    assert "0 computed, 30 reused" in first
+    assert "Data and pipelines are up to date" in _sh(project, "dvc", "repro", "embed")
+    write("cee")  # one class renamed: only the table changed
+    again = _sh(project, "dvc", "repro", "embed")
+    assert "Running stage 'prepare'" in again and "0 images read" in again
+    with open(project / "data" / "splits.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {r["label"] for r in rows} == {"ab", "cee"} and {r["split_from"] for r in rows} == {"given"}
+
+
+SPLIT = ["train"] * 6 + ["valid"] * 2 + ["test"] * 2

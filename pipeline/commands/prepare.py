@@ -1,7 +1,9 @@
-"""Stage `prepare`: scan data.root, settle duplicates, write a seeded stratified split.
+"""Stage `prepare`: the task's images (class folders or a label table) checked, and their split.
 
+The split is the one a label table gives (its split column), or else seeded and stratified.
 With data.near_duplicates.group, the images are embedded first (through the feature store,
-so the embed stage then computes nothing) and each group of near-duplicates is kept in one split.
+so the embed stage then computes nothing) and each group of near-duplicates is kept in one
+split; a given split is never changed, its leaks are reported instead.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from pathlib import Path
 from features import FeatureStore
 
 from ..analysis.near_duplicates import near_duplicate_groups
+from ..data.labels import check_given_split, table_candidates, uses_folders
 from ..data.params import DataParams, NearDuplicateParams
-from ..data.scan import scan_folder
-from ..data.splits import SPLITS, Row, keep_groups_together, stratified_split, write_splits
+from ..data.scan import Scan, check_candidates, scan_folder
+from ..data.splits import GIVEN, SEEDED, SPLITS, Row, keep_groups_together, stratified_split, write_splits
 from ..embedding.params import BackboneParams, EmbedParams
 from ..embedding.vectors import read_stored
 from .arguments import parse_stage
@@ -30,21 +33,32 @@ def run(
     embed: EmbedParams | None = None,
 ) -> list[Row]:
     root = Path(params.root).expanduser()
-    scan = scan_folder(root)
+    store = FeatureStore(embed.store) if embed else None  # its hash cache: images read once
+    scan, source = _scan(params, root, store)
     labels = [item.label for item in scan.items]
-    assignment = stratified_split(labels, params.split, params.seed)
+    given = source != SEEDED
+    if given:
+        assignment = [item.split for item in scan.items]
+        check_given_split(list(scan.items), params.labels)
+    else:
+        assignment = stratified_split(labels, params.split, params.seed)
     if params.near_duplicates.group:
         if backbone is None or embed is None:
             raise ValueError("data.near_duplicates.group embeds the images: pass backbone and embed params")
-        assignment = _group_near_duplicates(scan, root, assignment, params.near_duplicates, backbone, embed)
-    rows = [Row(i.path, i.label, s, i.sha256) for i, s in zip(scan.items, assignment, strict=True)]
+        assignment = _group_near_duplicates(
+            scan, root, assignment, params.near_duplicates, backbone, embed, move=not given
+        )
+    rows = [Row(i.path, i.label, s, i.sha256, source) for i, s in zip(scan.items, assignment, strict=True)]
     write_splits(splits_path, rows)
     _write_excluded(excluded_path, scan.excluded)
 
     counts = Counter(r.split for r in rows)
+    where = root if uses_folders(params) else f"{params.labels} over {root}"
     print(
-        f"prepare: {len(rows)} images in {len(set(labels))} classes from {root} -> "
+        f"prepare: {len(rows)} images in {len(set(labels))} classes from {where} -> "
         + ", ".join(f"{s} {counts[s]}" for s in SPLITS)
+        + f" (split {'as given' if given else 'seeded, stratified'}; {scan.read} images read, "
+        f"{len(scan.items) + len(scan.excluded) - scan.read} known from the feature store)"
     )
     for entry in scan.excluded:
         print(f"  excluded {entry.path}: {entry.reason}")
@@ -53,8 +67,19 @@ def run(
     return rows
 
 
+def _scan(params: DataParams, root: Path, store: FeatureStore | None) -> tuple[Scan, str]:
+    """The task's images checked, and where their split comes from."""
+    if uses_folders(params):
+        return scan_folder(root, store=store), SEEDED
+    candidates, repeated = table_candidates(params, root)
+    scan = check_candidates(candidates, root, store=store)
+    scan.excluded += repeated
+    has_split = candidates[0].split is not None
+    return scan, (GIVEN if has_split else SEEDED)
+
+
 def _group_near_duplicates(
-    scan, root: Path, assignment, near: NearDuplicateParams, backbone, embed
+    scan, root: Path, assignment, near: NearDuplicateParams, backbone, embed, move: bool
 ) -> list[str]:
     paths = [str(root / item.path) for item in scan.items]
     keys = [item.sha256 for item in scan.items]
@@ -69,6 +94,17 @@ def _group_near_duplicates(
         lambda extractor: store.get(extractor.fingerprint, keys),
     )
     ids = near_duplicate_groups(vectors, near.threshold, near.components)
+    if not move:
+        split_of: dict = {}
+        for group, split in zip(ids, assignment, strict=True):
+            split_of.setdefault(group, set()).add(split)
+        leaking = sum(len(splits) > 1 for splits in split_of.values())
+        print(
+            f"prepare: data.near_duplicates.group: the split is given, so no image is moved; "
+            f"{leaking} groups of near-duplicates span more than one split (the leakage stage lists "
+            "the pairs; fix the table's split to keep each group in one)"
+        )
+        return assignment
     assignment, moved = keep_groups_together(assignment, ids)
     print(
         f"prepare: {len(ids) - len(set(ids))} near-duplicates joined to a group (cosine above "

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..params import param
+
+# data.labels' default: no table, one sub-folder of data.root per class. A file in the
+# project rather than null, so that dvc.yaml can always list data.labels as prepare's dep.
+FOLDERS_MARKER = Path("data/class-folders.txt")
 
 
 @dataclass(frozen=True)
@@ -31,10 +36,22 @@ class NearDuplicateParams:
 
 
 @dataclass(frozen=True)
+class LabelColumns:
+    """`data.columns`: the label table's column names."""
+
+    path: str = "path"  # relative to data.root (or absolute, with data.outside_root)
+    label: str = "label"
+    split: str = "split"  # optional: train / valid / test; without it prepare splits (seeded, stratified)
+
+
+@dataclass(frozen=True)
 class DataParams:
-    """`data`: where the images are and how they are split (read by prepare)."""
+    """`data`: where the images are, how they are labelled and split (read by prepare)."""
 
     root: str
+    labels: str = str(FOLDERS_MARKER)  # a .csv or .parquet table over root, or the marker: class folders
+    columns: LabelColumns = param(LabelColumns())
+    outside_root: bool = False  # let the table name absolute paths, or leave root through ..
     split: SplitParams = param(SplitParams())
     seed: int = param(0, min=0)
     near_duplicates: NearDuplicateParams = param(NearDuplicateParams())

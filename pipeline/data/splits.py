@@ -13,7 +13,8 @@ from ..exceptions import DataError
 from .params import SplitParams
 
 SPLITS = ("train", "valid", "test")
-COLUMNS = ("path", "label", "split", "sha256")
+COLUMNS = ("path", "label", "split", "sha256", "split_from")
+GIVEN, SEEDED = "given", "seeded"  # split_from: the label table's split column, or stratified_split
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class Row:
     label: str
     split: str
     sha256: str
+    split_from: str = SEEDED
 
 
 def stratified_split(labels: list[str], fractions: SplitParams, seed: int) -> list[str]:
@@ -75,7 +77,7 @@ def write_splits(path: Path, rows: list[Row]) -> None:
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(COLUMNS)
-        writer.writerows((r.path, r.label, r.split, r.sha256) for r in rows)
+        writer.writerows((r.path, r.label, r.split, r.sha256, r.split_from) for r in rows)
 
 
 def read_splits(path: Path) -> list[Row]:
