@@ -2,9 +2,10 @@
 
     python bench/extract.py [--images DIR] [--limit N] [--batch-size B]
 
-Prints images/s for: the network alone on pre-decoded tensors, the full `features`
-extraction into a fresh store, and their ratio, at fp32 and bf16, with the store's share of
-that time (the writer's `put` of each batch and its final publish); and a naive loop
+Prints images/s, per runtime (torch, ONNX Runtime, OpenVINO: those installed) and precision
+(fp32, and bf16 where native), for: the network alone on pre-decoded tensors, the full
+`features` extraction into a fresh store, their ratio, and each against torch fp32, with the
+store's share of that time (the writer's `put` of each batch and its final publish); and a naive loop
 (decode in the main process, fp32, contiguous layout) for comparison. With
 `--corruption gaussian_blur@3`, also the robustness stage's path: the same extraction of
 corrupted copies, against the clean one. Random-init weights: speed does not depend on the
@@ -23,6 +24,7 @@ from pathlib import Path
 import torch
 
 from features import FeatureStore, StoreWriter, create_extractor, derived_key, extract, read_image
+from features.exported import installed
 from features.hash_cache import hash_files
 from features.loader import default_num_workers
 from features.runtime import supports_bf16
@@ -101,6 +103,19 @@ def naive_loop(extractor, paths: list[Path], batch_size: int) -> float:
     return len(paths) / (time.perf_counter() - start)
 
 
+def variants() -> list[tuple[str, str]]:
+    """(runtime, precision) pairs this machine can run, torch fp32 (the baseline) first."""
+    cpu = torch.device("cpu")
+    out = [("torch", "fp32")] + ([("torch", "bf16")] if supports_bf16(cpu) else [])
+    if torch.cuda.is_available():
+        return [("torch", "fp32"), ("torch", "bf16")]
+    if installed("onnxruntime"):
+        out.append(("onnxruntime", "fp32"))
+    if installed("openvino"):
+        out += [("openvino", "fp32")] + ([("openvino", "bf16")] if supports_bf16(cpu) else [])
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -118,46 +133,47 @@ def main() -> None:
         f"{len(paths)} images from {args.images}, batch {args.batch_size}, "
         f"{torch.get_num_threads()} torch threads"
     )
-    precisions = ["fp32"] + (["bf16"] if supports_bf16(torch.device("cpu")) else [])
-    if torch.cuda.is_available():
-        precisions = ["fp32", "bf16"]
-    for precision in precisions:
-        extractor = create_extractor(weights="none", precision=precision)
-        prep = extractor.backbone.preprocessing
-        tensors = [prep.to_uint8(read_image(p)) for p in paths]
-        # Interleaved rounds, best of each: this machine's noise hits every variant alike.
-        alone = corrupted = 0.0
-        full_auto = full_one = (0.0, 0.0)
-        for _ in range(args.repeats):
-            alone = max(alone, network_alone(extractor, tensors, args.batch_size))
-            full_auto = max(full_auto, full_extraction(extractor, paths, args.batch_size, None))
-            full_one = max(full_one, full_extraction(extractor, paths, args.batch_size, 1))
-            if args.corruption:
-                corrupted = max(
-                    corrupted, full_extraction(extractor, paths, args.batch_size, None, args.corruption)[0]
-                )
-        (full_auto, store_share), (full_one, _) = full_auto, full_one
-        print(
-            f"{precision}: network alone {alone:6.1f} img/s | full extraction {full_auto:6.1f} img/s "
-            f"(default workers: {default_num_workers(extractor.device)}) | full/network "
-            f"{full_auto / alone:.2f}x (target >= 0.90x) | store {100 * store_share:.1f}% of the time "
-            f"({1000 * store_share * args.batch_size / full_auto:.2f} ms per batch of {args.batch_size})"
+    exports = Path(tempfile.mkdtemp()) / "exports"
+    extractors = {
+        (runtime, precision): create_extractor(
+            weights="none", precision=precision, runtime=runtime, exports=exports
         )
+        for runtime, precision in variants()
+    }
+    prep = next(iter(extractors.values())).backbone.preprocessing
+    tensors = [prep.to_uint8(read_image(p)) for p in paths]
+    best: dict = {
+        name: dict.fromkeys(("alone", "full", "one", "share", "corrupted"), 0.0) for name in extractors
+    }
+    # Interleaved rounds, best of each: this machine's noise hits every variant alike.
+    for _ in range(args.repeats):
+        for name, extractor in extractors.items():
+            b = best[name]
+            b["alone"] = max(b["alone"], network_alone(extractor, tensors, args.batch_size))
+            full, share = full_extraction(extractor, paths, args.batch_size, None)
+            if full > b["full"]:
+                b["full"], b["share"] = full, share
+            b["one"] = max(b["one"], full_extraction(extractor, paths, args.batch_size, 1)[0])
+            if args.corruption:
+                corrupted = full_extraction(extractor, paths, args.batch_size, None, args.corruption)[0]
+                b["corrupted"] = max(b["corrupted"], corrupted)
+    base = best[("torch", "fp32")]
+    for (runtime, precision), b in best.items():
+        extractor = extractors[(runtime, precision)]
+        label = f"{runtime} {precision}"
         print(
-            f"{precision}: full extraction, 1 decoder process {full_one:6.1f} img/s | "
-            f"full/network {full_one / alone:.2f}x"
+            f"{label:17s} network alone {b['alone']:6.1f} img/s ({b['alone'] / base['alone']:.2f}x "
+            f"torch fp32) | full extraction {b['full']:6.1f} img/s ({b['full'] / base['full']:.2f}x "
+            f"torch fp32 end to end; default workers: {default_num_workers(extractor.device)}) | "
+            f"full/network {b['full'] / b['alone']:.2f}x (target >= 0.90x) | 1 decoder process "
+            f"{b['one']:6.1f} img/s ({b['one'] / b['alone']:.2f}x) | store {100 * b['share']:.1f}% of it"
         )
         if args.corruption:
-            print(
-                f"{precision}: extraction of {args.corruption} copies {corrupted:6.1f} img/s | "
-                f"corrupted/clean {corrupted / full_auto:.2f}x"
-            )
-        if precision == "fp32":
-            naive = naive_loop(extractor, paths, args.batch_size)
-            print(
-                f"fp32: naive loop (main-process decode, contiguous) {naive:6.1f} img/s "
-                f"| full/naive {full_auto / naive:.2f}x"
-            )
+            print(f"{label:17s} extraction of {args.corruption} copies {b['corrupted']:6.1f} img/s | "
+                  f"corrupted/clean {b['corrupted'] / b['full']:.2f}x")  # fmt: skip
+    naive = naive_loop(extractors[("torch", "fp32")], paths, args.batch_size)
+    print(f"torch fp32: naive loop (main-process decode, contiguous) {naive:6.1f} img/s | full/naive "
+          f"{base['full'] / naive:.2f}x")  # fmt: skip
 
 
 if __name__ == "__main__":

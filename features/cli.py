@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .constants import DEFAULT_ARCH, DEFAULT_WEIGHTS, DEVICES, ENGINES, PRECISIONS
+from .constants import DEFAULT_ARCH, DEFAULT_WEIGHTS, DEVICES, ENGINES, PRECISIONS, RUNTIMES
 from .engines import extract_with
 from .exceptions import FeaturesError
 from .export import choose_fingerprint, export_vectors
@@ -30,6 +30,12 @@ def build_parser(prog: str = "python -m features") -> argparse.ArgumentParser:
     ext.add_argument("--device", default="auto", choices=DEVICES)
     ext.add_argument("--batch-size", type=_positive, default=32)
     ext.add_argument("--precision", default="auto", choices=PRECISIONS)
+    ext.add_argument(
+        "--runtime",
+        default="auto",
+        choices=RUNTIMES,
+        help="who runs the network (auto: torch on a GPU, the fastest installed CPU runtime on a CPU)",
+    )
     ext.add_argument("--num-workers", type=int, default=None, help="decoder processes (default: auto)")
     ext.add_argument("--seed", type=int, default=0, help="init seed for --weights none")
     ext.add_argument("--resize", type=_positive, help="short side before cropping (default: the weights')")
@@ -100,6 +106,7 @@ def run_extract(args: argparse.Namespace) -> int:
         dict(arch=args.arch, weights=args.weights, seed=args.seed, resize=args.resize, crop=args.crop),
         device=args.device,
         precision=args.precision,
+        runtime=args.runtime,
         batch_size=args.batch_size,
         num_workers=args.num_workers,
         ray=RayOptions(args.address, args.actors),
@@ -136,7 +143,8 @@ def run_info(args: argparse.Namespace) -> int:
         print(
             f"  {name}  {vectors} vectors x {spec['dim']}{copies}  {spec['arch']} "
             f"{spec['weights']} layer={spec['layer']} precision={spec['precision']} "
-            f"resize={prep['resize']} crop={prep['crop']} schema={spec['schema']}"
+            f"resize={prep['resize']} crop={prep['crop']} runtime={spec.get('runtime', 'torch')} "
+            f"schema={spec['schema']}"
         )
     segments = store.segments()
     if segments:

@@ -26,5 +26,8 @@ DEFAULT_WEIGHTS = "IMAGENET1K_V2"
 LAYER = "avgpool"
 
 PRECISIONS = ("auto", "fp32", "bf16")
+# Who runs the network (runtime.py: what `auto` picks). The CPU runtimes embed from one ONNX export.
+RUNTIMES = ("auto", "torch", "onnxruntime", "openvino")
+CPU_RUNTIMES = ("onnxruntime", "openvino")
 DEVICES = ("auto", "cpu", "cuda")
 ENGINES = ("local", "ray")  # features/engines.py: this machine, or a Ray cluster

@@ -20,6 +20,7 @@ def extract_with(
     *,
     device: str = "auto",
     precision: str = "auto",
+    runtime: str = "torch",
     keys: Sequence[str] | None = None,
     batch_size: int = 32,
     num_workers: int | None = None,
@@ -31,15 +32,19 @@ def extract_with(
 
     `create_args` go to `create_extractor` (arch, weights, seed, resize, crop). `announce` is
     told the extractor and where it runs before the work starts. The local engine builds it on
-    `device`; Ray builds one on the driver's CPU to name the vectors, at the precision its
-    actors resolve, and the actors rebuild it from its recipe (ray_engine.py).
+    `device`, a CPU runtime's export kept beside the store; Ray builds one on the driver to
+    name the vectors, at the runtime and precision its actors resolve, and the actors rebuild
+    it from its recipe (ray_engine.py).
     """
     if engine == "ray":
         ray = ray or RayOptions()
-        extractor = driver_extractor(device, precision, ray, **create_args)
+        extractor = driver_extractor(device, precision, ray, runtime, **create_args)
         where = f"on Ray ({device})"
     elif engine == "local":
-        extractor = create_extractor(device=device, precision=precision, **create_args)
+        exports = store.exports()
+        extractor = create_extractor(
+            device=device, precision=precision, runtime=runtime, exports=exports, **create_args
+        )
         where = f"on {extractor.device}"
     else:
         raise ValueError(f"unknown engine {engine!r}; choose from {ENGINES}")

@@ -1,4 +1,4 @@
-"""An Extractor: a backbone placed on a device at a precision, with its store fingerprint."""
+"""An Extractor: a backbone on a device at a precision, run by a runtime, with its store fingerprint."""
 
 from __future__ import annotations
 
@@ -6,13 +6,15 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from .backbone import Backbone, create_backbone
 from .constants import DEFAULT_ARCH, DEFAULT_WEIGHTS, LAYER, SCHEMA_VERSION
-from .runtime import autocast, resolve_device, resolve_precision
+from .exported import DEFAULT_EXPORTS, Network, check_against_torch, exported_model, open_network, version
+from .runtime import autocast, resolve_runtime
 
 
 @dataclass
@@ -22,14 +24,18 @@ class Extractor:
     backbone: Backbone
     device: torch.device
     precision: str  # resolved: 'fp32' or 'bf16'
-    # create_extractor's arguments (precision resolved, device left out): what rebuilds this
-    # extractor in another process or on another machine; None when built by hand.
+    # create_extractor's arguments (runtime and precision resolved, device left out): what
+    # rebuilds this extractor in another process or on another machine; None when built by hand.
     recipe: dict | None = None
+    runtime: str = "torch"  # or a CPU runtime ("onnxruntime 1.32.0"), which `network` is a session of
+    network: Network | None = None
 
     @property
     def spec(self) -> dict:
-        """Everything that determines the vectors; its hash is the store fingerprint."""
-        return {
+        """Everything that determines the vectors; its hash is the store fingerprint. A CPU
+        runtime and its version are in it (their vectors differ from torch's in the last
+        digits); torch's own vectors keep the spec they always had."""
+        spec = {
             "schema": SCHEMA_VERSION,
             "arch": self.backbone.arch,
             "weights": self.backbone.weights_id,
@@ -38,6 +44,7 @@ class Extractor:
             "precision": self.precision,
             "dim": self.backbone.dim,
         }
+        return spec if self.runtime == "torch" else {**spec, "runtime": self.runtime}
 
     @property
     def fingerprint(self) -> str:
@@ -56,6 +63,8 @@ class Extractor:
     def __call__(self, images: torch.Tensor) -> np.ndarray:
         """Embed a uint8 batch; normalisation happens here so workers ship 4x fewer bytes."""
         x = self.backbone.preprocessing.normalize(images.to(self.device, non_blocking=True))
+        if self.network is not None:
+            return self.network(x.contiguous().numpy())
         x = x.contiguous(memory_format=torch.channels_last)
         with autocast(self.device, self.precision):
             out = self.model(x)
@@ -75,10 +84,18 @@ def create_extractor(
     seed: int = 0,
     resize: int | None = None,
     crop: int | None = None,
+    runtime: str = "torch",
+    exports: str | os.PathLike | None = None,
+    open_runtime: bool = True,
 ) -> Extractor:
-    """Resolve device and precision first, so bad values fail before weights load."""
-    torch_device = resolve_device(device)
-    resolved = resolve_precision(precision, torch_device)
+    """Resolve runtime, device and precision first, so bad values fail before weights load.
+
+    A CPU runtime runs the ONNX export of the same module, kept in `exports` (default
+    ~/.cache/workbench/exports; the pipeline keeps it beside the store) and checked against
+    torch when its session opens. `open_runtime=False` only names the vectors (a Ray driver,
+    whose actors run the network).
+    """
+    runtime, torch_device, resolved = resolve_runtime(runtime, device, precision)
     backbone = create_backbone(arch, weights, seed=seed, resize=resize, crop=crop)
     recipe = {
         "arch": arch,
@@ -87,5 +104,15 @@ def create_extractor(
         "resize": backbone.preprocessing.resize,
         "crop": backbone.preprocessing.crop,
         "precision": resolved,
+        "runtime": runtime,
     }
-    return Extractor(backbone, torch_device, resolved, recipe)
+    if runtime == "torch":
+        return Extractor(backbone, torch_device, resolved, recipe)
+    network = None
+    if open_runtime:
+        crop_px = backbone.preprocessing.crop
+        torch_key = fingerprint_of(Extractor(backbone, torch.device("cpu"), "fp32").spec)
+        path = exported_model(backbone.model, crop_px, torch_key, Path(exports or DEFAULT_EXPORTS))
+        network = open_network(runtime, path, resolved, torch.get_num_threads())
+        check_against_torch(network, backbone.model, crop_px, runtime, resolved)
+    return Extractor(backbone, torch_device, resolved, recipe, version(runtime), network)

@@ -29,7 +29,7 @@ from .extract import Claims, EmbeddedBatch, ExtractionReport, Plan, Verdict, pla
 from .extractor import Extractor, create_extractor
 from .images import read_keyed
 from .preprocess import Preprocessing
-from .runtime import resolve_device, resolve_precision
+from .runtime import resolve_runtime
 from .store import FeatureStore
 
 INSTALL = 'the Ray engine needs Ray: pip install -e ".[ray]" (or pip install "ray[data]")'
@@ -70,28 +70,34 @@ def ray_session(address: str | None = None) -> Iterator[None]:
         ray.shutdown()
 
 
-def worker_precision(precision: str, device: str, options: RayOptions) -> str:
-    """`precision` as an actor resolves it on its own device: `auto` means bf16 on the
-    workers' GPUs even when the driver's CPU lacks it, and the fingerprint must say so.
-    Only `auto` asks the cluster (and so starts or reaches Ray)."""
-    if precision != "auto":
-        return resolve_precision(precision, torch.device("cpu"))  # checks the value
+def worker_choices(runtime: str, precision: str, device: str, options: RayOptions) -> tuple[str, str]:
+    """(runtime, precision) as an actor resolves them on its own device: `auto` means torch at
+    bf16 on the workers' GPUs, or OpenVINO at bf16 on their AMX cores, even when the driver
+    lacks both, and the fingerprint must say so. Only `auto` asks the cluster (and so starts
+    or reaches Ray)."""
+    if "auto" not in (runtime, precision):
+        return runtime, precision
     ray = require_ray()
     with ray_session(options.address):
         gpus = _gpus_per_actor(options)
 
         @ray.remote(num_cpus=0 if gpus else 1, num_gpus=gpus)
-        def resolve() -> str:
-            return resolve_precision(precision, resolve_device(device))
+        def resolve() -> tuple[str, str]:
+            chosen, _, resolved = resolve_runtime(runtime, device, precision)
+            return chosen, resolved
 
         return ray.get(resolve.remote())
 
 
-def driver_extractor(device: str, precision: str, options: RayOptions, **create_args) -> Extractor:
-    """The driver's extractor: on its CPU (it only names the vectors), at the precision the
-    actors will resolve (`worker_precision`); `create_args` go to `create_extractor`."""
+def driver_extractor(
+    device: str, precision: str, options: RayOptions, runtime: str = "torch", **create_args
+) -> Extractor:
+    """The driver's extractor, which only names the vectors (its runtime is not opened), at
+    the runtime and precision the actors will resolve; `create_args` go to `create_extractor`."""
+    runtime, precision = worker_choices(runtime, precision, device, options)
+    cpu_runtime = runtime != "torch"
     return create_extractor(
-        device="cpu", precision=worker_precision(precision, device, options), **create_args
+        device="cpu", precision=precision, runtime=runtime, open_runtime=not cpu_runtime, **create_args
     )
 
 
@@ -248,7 +254,7 @@ class _Embedder:
             raise StoreError(
                 f"a Ray actor built extractor {self.extractor.fingerprint} {self.extractor.spec}, not the "
                 f"driver's {fingerprint}: its vectors would be filed under the wrong extractor. Give "
-                "every node the same weights, torchvision and --precision (bf16 or fp32, not auto)"
+                "every node the same weights, torchvision, runtime and --precision (bf16 or fp32, not auto)"
             )
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

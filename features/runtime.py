@@ -1,4 +1,4 @@
-"""Device and precision choices: what `auto` means on this machine."""
+"""Device, precision and runtime choices: what `auto` means on this machine."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 
 import torch
 
-from .constants import DEVICES, PRECISIONS
+from .constants import CPU_RUNTIMES, DEVICES, PRECISIONS, RUNTIMES
 from .exceptions import ConfigError
 
 
@@ -29,6 +29,58 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     if precision != "auto":
         return precision
     return "bf16" if supports_bf16(device) else "fp32"
+
+
+def resolve_runtime(runtime: str, device: str, precision: str) -> tuple[str, torch.device, str]:
+    """(runtime, device, precision) with every `auto` settled, deterministically.
+
+    `auto` is torch on a CUDA device; on a CPU, the fastest runtime installed, by what
+    bench/extract.py measured for ResNet-50 on 2 cores (network alone, against torch fp32):
+    where bf16 is native (AVX-512 BF16, AMX) OpenVINO at bf16 (6.7x) or else torch at bf16
+    (2.4x); elsewhere ONNX Runtime at fp32 (1.7x), else OpenVINO at fp32 (1.4x), else torch.
+    The CPU runtimes run on the CPU only, ONNX Runtime at fp32 only (its CPU provider has no
+    bf16 convolutions).
+    """
+    from .exported import installed, require
+
+    if runtime not in RUNTIMES:
+        raise ConfigError(f"runtime: got {runtime!r}; choose from {list(RUNTIMES)}")
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision: got {precision!r}; choose from {list(PRECISIONS)}")
+    if runtime in CPU_RUNTIMES and device == "auto":
+        device = "cpu"
+    torch_device = resolve_device(device)
+    if runtime == "auto":
+        cpu = torch_device.type == "cpu"
+        bf16 = cpu and precision in ("auto", "bf16") and _cpu_has_bf16()
+        if bf16:  # torch at bf16 (2.4x) beats ONNX Runtime at fp32 (1.7x) there
+            runtime = "openvino" if installed("openvino") else "torch"
+        elif cpu and precision in ("auto", "fp32") and installed("onnxruntime"):
+            runtime = "onnxruntime"
+        elif cpu and precision in ("auto", "fp32") and installed("openvino"):
+            runtime = "openvino"
+        else:
+            runtime = "torch"
+    if runtime == "torch":
+        return runtime, torch_device, resolve_precision(precision, torch_device)
+    if torch_device.type != "cpu":
+        raise ConfigError(f"runtime {runtime} runs on the CPU: set device cpu (or auto), or runtime torch")
+    require(runtime)
+    if runtime == "onnxruntime":
+        if precision == "bf16":
+            raise ConfigError(
+                "runtime onnxruntime: its CPU provider has no bf16 convolutions; choose precision fp32, "
+                "or runtime openvino or torch for bf16"
+            )
+        return runtime, torch_device, "fp32"
+    resolved = resolve_precision(precision, torch_device)
+    if resolved == "bf16" and not _cpu_has_bf16():
+        # OpenVINO quietly computes fp32 there, and the fingerprint would say bf16
+        raise ConfigError(
+            "runtime openvino computes bf16 only on CPUs with AVX-512 BF16 or AMX, and this one has "
+            "neither: choose precision fp32 (or auto), or runtime torch"
+        )
+    return runtime, torch_device, resolved
 
 
 def supports_bf16(device: torch.device) -> bool:

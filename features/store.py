@@ -193,6 +193,14 @@ class FeatureStore:
         existing = next(p for p in (self.path, *self.path.parents) if p.exists())
         return os.access(existing, os.W_OK | os.X_OK)
 
+    def exports(self) -> Path | None:
+        """Where the CPU runtimes' exports of the network are kept: beside the vectors (the
+        default folder for a version-1 file or a store this user cannot write)."""
+        if self._v1 or not self.writable:
+            return None
+        self._init()  # the folder goes inside, so it must be a store first
+        return self.path / "exports"
+
     def hash_cache(self) -> HashCache | None:
         """The (path, size, mtime, ctime, inode) -> SHA-256 cache kept beside the vectors (none
         for a version-1 file); read-only when the store is."""

@@ -29,14 +29,15 @@ class FeatureSource:
             f"crop {prep.get('crop')}, {spec.get('precision')})"
         )
 
-    def extractor(self, device: str = "auto") -> Extractor:
-        """The extractor again, on `device`; stops if it no longer makes the same vectors."""
+    def extractor(self, device: str = "auto", exports=None) -> Extractor:
+        """The extractor again, on `device` (a CPU runtime's export kept in `exports`); stops if it
+        no longer makes the same vectors."""
         if not self.recipe:
             raise PipelineError(
                 f"features {self.fingerprint} were recorded without the settings that rebuild their "
                 "extractor (made by an older version): run `dvc repro` to re-embed and retrain"
             )
-        extractor = create_extractor(device=device, **self.recipe)
+        extractor = create_extractor(device=device, exports=exports, **self.recipe)
         if extractor.fingerprint != self.fingerprint:
             again = FeatureSource.of(extractor)
             raise PipelineError(

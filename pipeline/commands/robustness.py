@@ -63,7 +63,8 @@ def run(
     reports: Path,
 ) -> RobustnessResult:
     emb = load_embeddings(embeddings_path)
-    extractor = make_extractor(backbone, embed)
+    store = FeatureStore(embed.store)
+    extractor = make_extractor(backbone, embed, store)
     if extractor.fingerprint != emb.fingerprint:
         raise DataError(f"{embeddings_path} was made by another extractor; run `dvc repro embed` first")
     for head in heads.values():
@@ -77,7 +78,6 @@ def run(
         labels=emb.label_names[rows],
         train_spread=emb.vectors[emb.split == "train"].std(axis=0),
     )
-    store = FeatureStore(embed.store)
     result = analyse_robustness(heads, test, params, extractor, store, embed.batch_size, embed.num_workers)
     result.write(metrics_path)
     plot_robustness(result, reports, chance=1 / len(emb.classes))

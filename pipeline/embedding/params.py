@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from features.constants import DEVICES, ENGINES, PRECISIONS
+from features.constants import DEVICES, ENGINES, PRECISIONS, RUNTIMES
 
 from ..params import param
 
@@ -31,6 +31,7 @@ class EmbedParams:
     store: str = "~/.cache/workbench/store"
     device: str = param("auto", choices=DEVICES)
     precision: str = param("auto", choices=PRECISIONS)
+    runtime: str = param("auto", choices=RUNTIMES)  # auto: torch on a GPU, the fastest installed CPU runtime
     batch_size: int = param(32, min=1)
     num_workers: int | None = param(None, min=0)  # the local engine's decoder processes
     engine: str = param("local", choices=ENGINES)

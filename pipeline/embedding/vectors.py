@@ -18,9 +18,15 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def make_extractor(backbone: BackboneParams, embed: EmbedParams) -> Extractor:
+def make_extractor(backbone: BackboneParams, embed: EmbedParams, store: FeatureStore) -> Extractor:
     """The extractor the params describe; fails before any image is read if weights are missing."""
-    return create_extractor(device=embed.device, precision=embed.precision, **backbone.create_args())
+    return create_extractor(
+        device=embed.device,
+        precision=embed.precision,
+        runtime=embed.runtime,
+        exports=store.exports(),
+        **backbone.create_args(),
+    )
 
 
 def store_vectors(
@@ -43,6 +49,7 @@ def store_vectors(
         backbone.create_args(),
         device=embed.device,
         precision=embed.precision,
+        runtime=embed.runtime,
         keys=keys,
         batch_size=embed.batch_size,
         num_workers=embed.num_workers,

@@ -203,7 +203,7 @@ class EmbeddingHead(Head):
     def read_new(self, paths: list[str], store: FeatureStore, **extract_args) -> NewInputs:
         """Embedded through `store` with the very extractor this head was trained on."""
         source = self.trained_features()
-        extractor = source.extractor(extract_args.pop("device", "auto"))
+        extractor = source.extractor(extract_args.pop("device", "auto"), store.exports())
         log.info("predict: extractor %s", source.describe())
         report, vectors = extract_vectors(paths, store, extractor, **extract_args)
         log.info("predict: embedding %d images: %s", len(paths), report.summary())

@@ -354,6 +354,7 @@ def _extract_cli(images: Path, store: Path, limit: int | None, room_check: bool 
         run += "s.ensure_room = lambda *a: None; "
     args = ["extract", str(images), "--store", str(store), "--arch", "resnet18", "--weights", "none"]
     args += ["--resize", "64", "--crop", "64", "--batch-size", "2", "--precision", "fp32", "--device", "cpu"]
+    args += ["--runtime", "torch"]  # the store's faults, not an export's
     return subprocess.run(
         [sys.executable, "-c", run + "sys.exit(main(sys.argv[1:]))", *args],
         preexec_fn=cap if limit else None,

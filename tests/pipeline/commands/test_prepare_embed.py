@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import logging
 
 import numpy as np
@@ -120,8 +121,9 @@ def test_embed_on_ray_gives_the_local_engines_vectors(tmp_path, prepared, capsys
     def no_ray(*args, **kwargs):
         raise AssertionError("Ray started with nothing to compute")
 
-    monkeypatch.setattr(ray, "init", no_ray)  # precision given: the re-run plans without Ray
-    embed.run(data=data, backbone=backbone, params=on_ray, splits_path=splits, out=tmp_path / "b.h5")
+    monkeypatch.setattr(ray, "init", no_ray)  # runtime and precision given: the re-run plans without Ray
+    pinned = dataclasses.replace(on_ray, runtime=a.recipe["runtime"])
+    embed.run(data=data, backbone=backbone, params=pinned, splits_path=splits, out=tmp_path / "b.h5")
     assert "0 computed, 15 reused" in capsys.readouterr().out
 
 

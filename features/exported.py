@@ -1,0 +1,140 @@
+"""The network on a faster CPU runtime: one ONNX export of the torchvision module, run by ONNX
+Runtime or OpenVINO.
+
+The export is made from the very module the torch runtime runs, once per network (keyed by
+the torch fingerprint), and cached in a folder beside the store; every session built on it
+is checked against torch on a few images before it embeds anything. Gradients (fine-tuning,
+attacks) stay on torch: these runtimes only embed.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.metadata
+import importlib.util
+import logging
+import os
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .exceptions import ConfigError
+
+log = logging.getLogger(__name__)
+
+OPSET = 17
+INPUT, OUTPUT = "images", "vectors"
+DEFAULT_EXPORTS = Path("~/.cache/workbench/exports")
+# Measured on this project's 2-core machines, ResNet-50 at 224 px, batch 32 (bench/extract.py).
+# Cosine to torch fp32 below which a runtime's vectors mean a broken export, by precision.
+MIN_COSINE = {"fp32": 0.99999, "bf16": 0.9999}
+PACKAGES = {"onnxruntime": ("onnxruntime", "onnx"), "openvino": ("openvino", "onnx")}
+EXTRAS = {"onnxruntime": "onnxruntime", "openvino": "openvino"}
+
+Network = Callable[[np.ndarray], np.ndarray]  # normalised float32 NCHW images -> vectors
+
+
+def installed(runtime: str) -> bool:
+    """Whether the packages `runtime` needs (and the ONNX exporter's) can be imported."""
+    return all(importlib.util.find_spec(name) is not None for name in PACKAGES[runtime])
+
+
+def require(runtime: str) -> None:
+    if not installed(runtime):
+        missing = [name for name in PACKAGES[runtime] if importlib.util.find_spec(name) is None]
+        raise ConfigError(
+            f'runtime {runtime}: {", ".join(missing)} not installed; pip install -e ".[{EXTRAS[runtime]}]" '
+            "(or choose runtime torch)"
+        )
+
+
+def version(runtime: str) -> str:
+    """`runtime` and its version, as the fingerprint records it ("onnxruntime 1.32.0")."""
+    return f"{runtime} {importlib.metadata.version(PACKAGES[runtime][0])}"
+
+
+def exported_model(model: nn.Module, crop: int, key: str, directory: Path) -> Path:
+    """The ONNX file of `model` for `crop`-pixel inputs, built once per `key` (published by
+    rename, so a reader never sees half of one) and reused after."""
+    directory = directory.expanduser()
+    path = directory / f"{key}-{crop}.onnx"
+    if path.is_file():
+        return path
+    directory.mkdir(parents=True, exist_ok=True)
+    part = path.with_name(f".{path.name}.{os.getpid()}.part")
+    log.info("exporting the network to ONNX once, for the CPU runtimes: %s", path)
+    cpu = copy.deepcopy(model).float().to("cpu", memory_format=torch.contiguous_format).eval()
+    try:
+        with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+            # the TorchScript exporter, chosen: no onnxscript to install, one static graph
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.onnx.export(
+                cpu,
+                (torch.zeros(1, 3, crop, crop),),
+                str(part),
+                input_names=[INPUT],
+                output_names=[OUTPUT],
+                dynamic_axes={INPUT: {0: "batch"}, OUTPUT: {0: "batch"}},
+                opset_version=OPSET,
+                dynamo=False,
+            )
+    except OSError as exc:  # a full disk is the disk's fault, not the network's
+        part.unlink(missing_ok=True)
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
+    except Exception as exc:  # the exporter raises many types
+        part.unlink(missing_ok=True)
+        raise ConfigError(f"the network could not be exported to ONNX ({exc}); use runtime torch") from exc
+    os.replace(part, path)
+    return path
+
+
+def open_network(runtime: str, path: Path, precision: str, threads: int) -> Network:
+    """A session of `runtime` on the exported model, at `precision`, on `threads` threads."""
+    if runtime == "onnxruntime":
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return lambda images: session.run(None, {INPUT: images})[0]
+    if runtime == "openvino":
+        import openvino as ov
+
+        core = ov.Core()
+        core.set_property({"CACHE_DIR": str(path.parent / "openvino-cache")})  # compiled once per machine
+        compiled = core.compile_model(
+            core.read_model(str(path)),
+            "CPU",
+            {
+                "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32",
+                "PERFORMANCE_HINT": "LATENCY",  # one stream on every thread: 1.9x the throughput hint here
+                "INFERENCE_NUM_THREADS": threads,
+            },
+        )
+        request = compiled.create_infer_request()
+        return lambda images: request.infer({0: images})[0].copy()
+    raise ValueError(f"no exported runtime {runtime!r}")
+
+
+def check_against_torch(network: Network, model: nn.Module, crop: int, runtime: str, precision: str) -> None:
+    """Stop unless `network` gives torch's vectors (fp32) on a few seeded random images."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        images = torch.randn(4, 3, crop, crop)
+    with torch.inference_mode():
+        expected = model.float()(images).numpy()
+    got = network(images.numpy())
+    cosine = (got * expected).sum(1) / (
+        np.linalg.norm(got, axis=1) * np.linalg.norm(expected, axis=1) + 1e-30
+    )
+    bound = MIN_COSINE[precision]
+    if not np.isfinite(got).all() or cosine.min() < bound:
+        raise ConfigError(
+            f"runtime {runtime} ({precision}) does not give torch's vectors for this network (min cosine "
+            f"{cosine.min():.7f} to torch fp32, below {bound}): the export is broken for it. Use runtime "
+            "torch, and report the architecture and the versions of torch and the runtime"
+        )
