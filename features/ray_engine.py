@@ -72,7 +72,7 @@ def ray_session(address: str | None = None) -> Iterator[None]:
 
 def worker_choices(runtime: str, precision: str, device: str, options: RayOptions) -> tuple[str, str]:
     """(runtime, precision) as an actor resolves them on its own device: `auto` means torch at
-    bf16 on the workers' GPUs, or OpenVINO at bf16 on their AMX cores, even when the driver
+    bf16 on the workers' GPUs, or OpenVINO at bf16 on their native-bf16 CPUs, even when the driver
     lacks both, and the fingerprint must say so. Only `auto` asks the cluster (and so starts
     or reaches Ray)."""
     if "auto" not in (runtime, precision):

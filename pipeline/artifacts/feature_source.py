@@ -26,7 +26,7 @@ class FeatureSource:
         prep = spec.get("preprocessing", {})
         return (
             f"{self.fingerprint} ({spec.get('arch')} {spec.get('weights')}, resize {prep.get('resize')} "
-            f"crop {prep.get('crop')}, {spec.get('precision')})"
+            f"crop {prep.get('crop')}, {spec.get('runtime', 'torch')} {spec.get('precision')})"
         )
 
     def extractor(self, device: str = "auto", exports=None) -> Extractor:

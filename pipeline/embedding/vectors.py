@@ -55,10 +55,11 @@ def store_vectors(
         num_workers=embed.num_workers,
         ray=RayOptions(embed.address, embed.actors),
         announce=lambda extractor, where: log.info(
-            "%s: extractor %s (%s, %s %s)",
+            "%s: extractor %s (%s, %s %s %s)",
             stage,
             extractor.fingerprint,
             extractor.backbone.weights_id,
+            extractor.runtime,
             extractor.precision,
             where,
         ),  # fmt: skip
