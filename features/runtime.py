@@ -36,8 +36,9 @@ def resolve_runtime(runtime: str, device: str, precision: str) -> tuple[str, tor
 
     `auto` is torch on a CUDA device; on a CPU, the fastest runtime installed, by what
     bench/extract.py measured for ResNet-50 on 2 cores (network alone, against torch fp32):
-    where bf16 is native (AVX-512 BF16, AMX) OpenVINO at bf16 (6.7x) or else torch at bf16
-    (2.4x); elsewhere ONNX Runtime at fp32 (1.7x), else OpenVINO at fp32 (1.4x), else torch.
+    where bf16 is native (AVX-512 BF16, AMX) OpenVINO at bf16 (4.0x) or else torch at bf16
+    (2.7x); elsewhere ONNX Runtime at fp32 (2.0x), else OpenVINO at fp32 (also 2.0x, 1.4x on
+    another machine), else torch.
     The CPU runtimes run on the CPU only, ONNX Runtime at fp32 only (its CPU provider has no
     bf16 convolutions).
     """
@@ -53,7 +54,7 @@ def resolve_runtime(runtime: str, device: str, precision: str) -> tuple[str, tor
     if runtime == "auto":
         cpu = torch_device.type == "cpu"
         bf16 = cpu and precision in ("auto", "bf16") and _cpu_has_bf16()
-        if bf16:  # torch at bf16 (2.4x) beats ONNX Runtime at fp32 (1.7x) there
+        if bf16:  # torch at bf16 (2.7x) beats ONNX Runtime at fp32 (2.0x) there
             runtime = "openvino" if installed("openvino") else "torch"
         elif cpu and precision in ("auto", "fp32") and installed("onnxruntime"):
             runtime = "onnxruntime"
