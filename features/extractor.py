@@ -14,7 +14,7 @@ import torch
 from .backbone import Backbone, create_backbone
 from .constants import DEFAULT_ARCH, DEFAULT_WEIGHTS, LAYER, SCHEMA_VERSION
 from .exported import DEFAULT_EXPORTS, Network, check_against_torch, exported_model, open_network, version
-from .runtime import autocast, resolve_runtime
+from .runtime import autocast, check_runs_here, resolve_runtime
 
 
 @dataclass
@@ -110,6 +110,7 @@ def create_extractor(
         return Extractor(backbone, torch_device, resolved, recipe)
     network = None
     if open_runtime:
+        check_runs_here(runtime, resolved)
         crop_px = backbone.preprocessing.crop
         torch_key = fingerprint_of(Extractor(backbone, torch.device("cpu"), "fp32").spec)
         path = exported_model(backbone.model, crop_px, torch_key, Path(exports or DEFAULT_EXPORTS))

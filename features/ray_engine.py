@@ -95,9 +95,8 @@ def driver_extractor(
     """The driver's extractor, which only names the vectors (its runtime is not opened), at
     the runtime and precision the actors will resolve; `create_args` go to `create_extractor`."""
     runtime, precision = worker_choices(runtime, precision, device, options)
-    cpu_runtime = runtime != "torch"
     return create_extractor(
-        device="cpu", precision=precision, runtime=runtime, open_runtime=not cpu_runtime, **create_args
+        device="cpu", precision=precision, runtime=runtime, open_runtime=runtime == "torch", **create_args
     )
 
 

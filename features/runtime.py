@@ -74,14 +74,18 @@ def resolve_runtime(runtime: str, device: str, precision: str) -> tuple[str, tor
                 "or runtime openvino or torch for bf16"
             )
         return runtime, torch_device, "fp32"
-    resolved = resolve_precision(precision, torch_device)
-    if resolved == "bf16" and not _cpu_has_bf16():
-        # OpenVINO quietly computes fp32 there, and the fingerprint would say bf16
+    return runtime, torch_device, resolve_precision(precision, torch_device)
+
+
+def check_runs_here(runtime: str, precision: str) -> None:
+    """Stop where this machine would not compute what the fingerprint says: OpenVINO quietly
+    computes fp32 when asked for bf16 on a CPU without it. (Checked where the network opens,
+    not where the vectors are named: a Ray driver may lack what its workers have.)"""
+    if runtime == "openvino" and precision == "bf16" and not _cpu_has_bf16():
         raise ConfigError(
             "runtime openvino computes bf16 only on CPUs with AVX-512 BF16 or AMX, and this one has "
             "neither: choose precision fp32 (or auto), or runtime torch"
         )
-    return runtime, torch_device, resolved
 
 
 def supports_bf16(device: torch.device) -> bool:

@@ -108,8 +108,9 @@ def test_auto_picks_the_fastest_runtime_installed_deterministically(
 def test_bad_runtime_choices_are_refused_before_anything_loads(monkeypatch):
     monkeypatch.setattr(features.runtime, "_cpu_has_bf16", lambda: False)
     monkeypatch.setattr(features.exported, "require", lambda name: None)
+    runtime, _, precision = features.runtime.resolve_runtime("openvino", "cpu", "bf16")
     with pytest.raises(ConfigError, match="openvino computes bf16 only on CPUs with AVX-512 BF16"):
-        features.runtime.resolve_runtime("openvino", "cpu", "bf16")
+        features.runtime.check_runs_here(runtime, precision)
     assert features.runtime.resolve_runtime("openvino", "cpu", "auto")[2] == "fp32"
     with pytest.raises(ConfigError, match=r"runtime: got 'tensorrt'; choose from \['auto', 'torch'"):
         features.runtime.resolve_runtime("tensorrt", "cpu", "auto")
