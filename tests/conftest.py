@@ -70,3 +70,25 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def dvc_project(tmp_path_factory) -> Path:
+    """One small DVC project for tests/test_dvc.py and tests/test_report.py, so that the whole
+    pipeline runs once for both; a test that changes it puts it back (tests/dvc_project.py)."""
+    from tests.dvc_project import make_project
+
+    return make_project(tmp_path_factory.mktemp("dvc"))
+
+
+@pytest.fixture(scope="session")
+def first_repro(dvc_project: Path) -> str:
+    """What the project's first `dvc repro` printed (every stage ran)."""
+    from tests.dvc_project import sh
+
+    return sh(dvc_project, "dvc", "repro")
+
+
+@pytest.fixture
+def reproduced(dvc_project: Path, first_repro: str) -> Path:
+    return dvc_project

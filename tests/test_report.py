@@ -13,17 +13,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.test_dvc import _sh, project  # noqa: F401  (the module fixture: a small DVC project)
+from tests.dvc_project import sh
 
-pytestmark = pytest.mark.slow  # a whole dvc repro, then headless Chromium
+pytestmark = pytest.mark.slow  # the whole pipeline (one repro, shared with test_dvc.py), then Chromium
 
 HEADS = {"mlp", "glmnet", "finetune", "knn", "logreg"}
-
-
-@pytest.fixture(scope="module")
-def reproduced(project):  # noqa: F811
-    _sh(project, "dvc", "repro")
-    return project
 
 
 def _not_blank(path: Path) -> bool:
@@ -71,8 +65,8 @@ def test_robustness_covers_every_head_on_the_same_grid(reproduced):
 
 
 def test_rerun_of_robustness_embeds_nothing(reproduced):
-    _sh(reproduced, "dvc", "repro", "-f", "-s", "robustness")
-    out = _sh(reproduced, "dvc", "repro", "-f", "-s", "robustness")
+    sh(reproduced, "dvc", "repro", "-f", "-s", "robustness")
+    out = sh(reproduced, "dvc", "repro", "-f", "-s", "robustness")
     lines = [
         line
         for line in out.splitlines()
