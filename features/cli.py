@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -203,6 +204,13 @@ def no_space(exc: OSError) -> str:
     )
 
 
+def stdout_closed() -> int:
+    """Exit as a shell tool does when its reader goes away: quietly, 141 (128 + SIGPIPE). The
+    output still buffered goes to /dev/null, or Python would complain again at exit."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 141
+
+
 COMMANDS = {
     "extract": run_extract,
     "info": run_info,
@@ -221,6 +229,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m features") -> int
     except FeaturesError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `workbench info STORE | head`: the reader has what it wanted
+        return stdout_closed()
     except OSError as exc:
         if exc.errno not in NO_SPACE:
             raise

@@ -491,8 +491,10 @@ class FeatureStore:
         holds = [p.parent.name for p in self.path.glob("*/spec.json")] if self.path.is_dir() else []
         if holds:
             _write_atomic(marker, {"format": FORMAT, "version": VERSION})
-            log.warning("feature store %s: store.json was %s; rebuilt (the store holds %d extractor folders)",
-                        self.path, problem, len(holds))  # fmt: skip
+            log.warning(
+                "feature store %s: store.json was %s; rebuilt from the %d extractor folder(s) it holds",
+                self.path, problem, len(holds),
+            )  # fmt: skip
             return
         # a creation killed before its rename leaves only its part file: finish it
         others = (

@@ -83,6 +83,8 @@ def main(argv: list[str] | None = None, prog: str = "workbench") -> int:
     except (PipelineError, FeaturesError) as exc:
         print(f"error in {command}: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        return store_cli.stdout_closed()
     except OSError as exc:
         if exc.errno not in NO_SPACE:
             raise

@@ -89,3 +89,16 @@ def test_export_npz_and_parquet_hold_keys_vectors_and_paths(tmp_path, image_fold
 
     wrong = _run("export", str(store.path), "--out", str(tmp_path / "v.npz"), "--fingerprint", "nope")
     assert wrong.returncode == 1 and f"pass --fingerprint, one of: {report.fingerprint}" in wrong.stderr
+
+
+def test_a_reader_that_goes_away_ends_it_quietly(tmp_path):
+    """`workbench info STORE | head -1`: no BrokenPipeError traceback, the shell's exit code."""
+    from features import FeatureStore
+
+    store = tmp_path / "s"
+    FeatureStore(store).put("fp", {"arch": "test"}, ["ab" * 32], np.zeros((1, 2), np.float32))
+    child = subprocess.Popen(
+        [sys.executable, "-m", "features", "info", str(store)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    child.stdout.close()  # the reader is gone before the first line is written
+    assert child.wait(timeout=60) == 141 and b"Traceback" not in child.stderr.read()
