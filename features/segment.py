@@ -184,6 +184,11 @@ def rows_text(n: int) -> str:
     return f"{n} row" if n == 1 else f"{n} rows"
 
 
+def failing_checks(n: int) -> str:
+    """`n` rows that failed their checksums, in words: "1 row fails its checksum"."""
+    return "1 row fails its checksum" if n == 1 else f"{n} rows fail their checksums"
+
+
 def write_failed(path: Path, exc: Exception) -> str:
     """The sentence for a write that failed (a full disk, a file-size limit, a read-only disk)."""
     code = getattr(exc, "errno", None) or next((e for e in NO_SPACE if f"errno = {e}" in str(exc)), None)

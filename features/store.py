@@ -46,6 +46,7 @@ from .segment import (
     Salvage,
     Segment,
     SegmentDamaged,
+    failing_checks,
     new_name,
     read_all,
     recover,
@@ -168,7 +169,7 @@ class FeatureStore:
                 fresh = self._locate(fingerprint, raw)[0] == s
                 yield to_hex(raw[fresh]), vectors[fresh], [p for p, f in zip(paths, fresh, strict=True) if f]
             if bad:
-                damaged.append((segment, f"{rows_text(bad)} fail their checksum"))
+                damaged.append((segment, failing_checks(bad)))
         for segment, what in damaged:  # left out above; the next extraction computes them
             self.quarantine(fingerprint, segment.path, what)
 
@@ -272,9 +273,7 @@ class FeatureStore:
                             damaged[segment.path] = damaged.get(segment.path, 0) + bad
                 for segment in segments:
                     if damaged[segment.path]:  # its good rows are merged; keep the evidence
-                        self._move_to_quarantine(
-                            fp, segment.path, f"{rows_text(damaged[segment.path])} fail their checksum"
-                        )
+                        self._move_to_quarantine(fp, segment.path, failing_checks(damaged[segment.path]))
                     else:
                         segment.path.unlink()
                     self._segments.pop(segment.path, None)
@@ -427,7 +426,7 @@ class FeatureStore:
         if not damaged:
             return out
         for segment, bad in damaged:
-            self.quarantine(fingerprint, segment.path, f"{rows_text(bad)} fail their checks")
+            self.quarantine(fingerprint, segment.path, failing_checks(bad))
         where = ", ".join(segment.path.name for segment, _ in damaged)
         lost = (
             f" ({sum(b for _, b in damaged)} failed their checks in {where}, now quarantined: "

@@ -21,7 +21,7 @@ from .exceptions import StoreError
 from .failures import read_failures
 from .keys import sort_order
 from .locking import try_lock
-from .segment import Segment, SegmentDamaged, _open_h5, rows_text
+from .segment import Segment, SegmentDamaged, _open_h5, failing_checks, rows_text
 from .store import FORMAT, VERSION, FeatureStore
 
 
@@ -143,7 +143,7 @@ def _check_segment(path: Path, dim: int, result: Verification) -> str | None:
     result.rows += segment.count
     if bad:
         result.note(path, f"{bad} of {rows_text(segment.count)} fail their checksum")
-        return f"{rows_text(bad)} fail their checksum"
+        return failing_checks(bad)
     if segment.checked:
         with _open_h5(path, "r") as h5:
             stored = h5["rows"].fields("key")[:]
