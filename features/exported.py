@@ -29,11 +29,13 @@ log = logging.getLogger(__name__)
 OPSET = 17
 INPUT, OUTPUT = "images", "vectors"
 DEFAULT_EXPORTS = Path("~/.cache/workbench/exports")
-# Measured on this project's 2-core machines, ResNet-50 at 224 px, batch 32 (bench/extract.py).
 # Cosine to torch fp32 below which a runtime's vectors mean a broken export, by precision.
 MIN_COSINE = {"fp32": 0.99999, "bf16": 0.9999}
 PACKAGES = {"onnxruntime": ("onnxruntime", "onnx"), "openvino": ("openvino", "onnx")}
-EXTRAS = {"onnxruntime": "onnxruntime", "openvino": "openvino"}
+INSTALL = {  # what brings each runtime's packages back
+    "onnxruntime": "pip install -e . (the base install has it)",
+    "openvino": 'pip install -e ".[openvino]"',
+}
 
 Network = Callable[[np.ndarray], np.ndarray]  # normalised float32 NCHW images -> vectors
 
@@ -47,8 +49,8 @@ def require(runtime: str) -> None:
     if not installed(runtime):
         missing = [name for name in PACKAGES[runtime] if importlib.util.find_spec(name) is None]
         raise ConfigError(
-            f'runtime {runtime}: {", ".join(missing)} not installed; pip install -e ".[{EXTRAS[runtime]}]" '
-            "(or choose runtime torch)"
+            f"runtime {runtime}: {', '.join(missing)} not installed; {INSTALL[runtime]}, "
+            "or choose runtime torch"
         )
 
 
