@@ -3,7 +3,8 @@
     python bench/extract.py [--images DIR] [--limit N] [--batch-size B]
 
 Prints images/s, per runtime (torch, ONNX Runtime, OpenVINO: those installed) and precision
-(fp32, and bf16 where native), for: the network alone on pre-decoded tensors, the full
+(fp32, bf16 where native, int8 on ONNX Runtime calibrated on 128 of the images, with its
+cosine to torch fp32), for: the network alone on pre-decoded tensors, the full
 `features` extraction into a fresh store, their ratio, and each against torch fp32, with the
 store's share of that time (the writer's `put` of each batch and its final publish); and a naive loop
 (decode in the main process, fp32, contiguous layout) for comparison. With
@@ -21,12 +22,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from features import FeatureStore, StoreWriter, create_extractor, derived_key, extract, read_image
 from features.exported import installed
 from features.hash_cache import hash_files
 from features.loader import default_num_workers
+from features.quantized import Calibration
 from features.runtime import supports_bf16
 from pipeline.analysis.corruptions import Corruption
 
@@ -103,6 +106,19 @@ def naive_loop(extractor, paths: list[Path], batch_size: int) -> float:
     return len(paths) / (time.perf_counter() - start)
 
 
+def tensors_of(extractors: dict, paths: list[Path]) -> torch.Tensor:
+    prep = next(iter(extractors.values())).backbone.preprocessing
+    return torch.stack([prep.to_uint8(read_image(p)) for p in paths])
+
+
+def min_cosine(extractors: dict, images: torch.Tensor) -> float:
+    """int8's vectors against torch fp32's on the same images: how near the quantized net is."""
+    expected, got = extractors[("torch", "fp32")](images), extractors[("onnxruntime", "int8")](images)
+    return float(
+        ((got * expected).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(expected, axis=1)).min()
+    )
+
+
 def variants() -> list[tuple[str, str]]:
     """(runtime, precision) pairs this machine can run, torch fp32 (the baseline) first."""
     cpu = torch.device("cpu")
@@ -110,7 +126,7 @@ def variants() -> list[tuple[str, str]]:
     if torch.cuda.is_available():
         return [("torch", "fp32"), ("torch", "bf16")]
     if installed("onnxruntime"):
-        out.append(("onnxruntime", "fp32"))
+        out += [("onnxruntime", "fp32"), ("onnxruntime", "int8")]
     if installed("openvino"):
         out += [("openvino", "fp32")] + ([("openvino", "bf16")] if supports_bf16(cpu) else [])
     return out
@@ -124,6 +140,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=320, help="images to use (0: all)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds; best of each")
+    parser.add_argument(
+        "--calibration", type=int, default=128, help="int8: images its ranges are measured on"
+    )
     parser.add_argument("--corruption", help="also extract corrupted copies, e.g. gaussian_blur@3")
     args = parser.parse_args()
 
@@ -134,12 +153,21 @@ def main() -> None:
         f"{torch.get_num_threads()} torch threads"
     )
     exports = Path(tempfile.mkdtemp()) / "exports"
+    # int8 calibrated as the embed stage does it: a seeded draw of the task's own images
+    calibration = Calibration.of_files(paths, args.calibration)
     extractors = {
         (runtime, precision): create_extractor(
-            weights="none", precision=precision, runtime=runtime, exports=exports
-        )
+            weights="none",
+            precision=precision,
+            runtime=runtime,
+            exports=exports,
+            calibration=calibration if precision == "int8" else None,
+        )  # fmt: skip
         for runtime, precision in variants()
     }
+    if ("onnxruntime", "int8") in extractors:
+        cosine = min_cosine(extractors, tensors_of(extractors, paths[:64]))
+        print(f"int8: min cosine to torch fp32 {cosine:.5f} on {min(64, len(paths))} of the images")
     prep = next(iter(extractors.values())).backbone.preprocessing
     tensors = [prep.to_uint8(read_image(p)) for p in paths]
     best: dict = {

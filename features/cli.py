@@ -12,6 +12,8 @@ from .engines import extract_with
 from .exceptions import FeaturesError
 from .export import choose_fingerprint, export_vectors
 from .files import Listing, list_images
+from .quantized import DEFAULT_IMAGES as DEFAULT_CALIBRATION
+from .quantized import Calibration
 from .ray_engine import RayOptions, require_ray
 from .space import NO_SPACE
 from .store import FeatureStore
@@ -36,6 +38,12 @@ def build_parser(prog: str = "python -m features") -> argparse.ArgumentParser:
         default="auto",
         choices=RUNTIMES,
         help="who runs the network (auto: torch on a GPU, the fastest installed CPU runtime on a CPU)",
+    )
+    ext.add_argument(
+        "--calibration",
+        type=_positive,
+        default=DEFAULT_CALIBRATION,
+        help="--precision int8: how many of the images (seeded draw) its ranges are measured on",
     )
     ext.add_argument("--num-workers", type=int, default=None, help="decoder processes (default: auto)")
     ext.add_argument("--seed", type=int, default=0, help="init seed for --weights none")
@@ -100,11 +108,14 @@ def run_extract(args: argparse.Namespace) -> int:
     _report_listing(listing)
     if not listing.images:
         raise FeaturesError(f"no image files in {[str(p) for p in args.images]}")
+    network = dict(arch=args.arch, weights=args.weights, seed=args.seed, resize=args.resize, crop=args.crop)
+    if args.precision == "int8":
+        network["calibration"] = Calibration.of_files(listing.images, args.calibration)
     _, report = extract_with(
         args.engine,
         listing.images,
         FeatureStore(args.store),
-        dict(arch=args.arch, weights=args.weights, seed=args.seed, resize=args.resize, crop=args.crop),
+        network,
         device=args.device,
         precision=args.precision,
         runtime=args.runtime,

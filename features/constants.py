@@ -25,7 +25,7 @@ DEFAULT_ARCH = "resnet50"
 DEFAULT_WEIGHTS = "IMAGENET1K_V2"
 LAYER = "avgpool"
 
-PRECISIONS = ("auto", "fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16", "int8")  # int8: ONNX Runtime, calibrated on task images
 # Who runs the network (runtime.py: what `auto` picks). The CPU runtimes embed from one ONNX export.
 RUNTIMES = ("auto", "torch", "onnxruntime", "openvino")
 CPU_RUNTIMES = ("onnxruntime", "openvino")

@@ -30,7 +30,7 @@ OPSET = 17
 INPUT, OUTPUT = "images", "vectors"
 DEFAULT_EXPORTS = Path("~/.cache/workbench/exports")
 # Cosine to torch fp32 below which a runtime's vectors mean a broken export, by precision.
-MIN_COSINE = {"fp32": 0.99999, "bf16": 0.9999}
+MIN_COSINE = {"fp32": 0.99999, "bf16": 0.9999, "int8": 0.995}  # int8: 0.9995 measured on ResNet-50
 PACKAGES = {"onnxruntime": ("onnxruntime", "onnx"), "openvino": ("openvino", "onnx")}
 INSTALL = {  # what brings each runtime's packages back
     "onnxruntime": "pip install -e . (the base install has it)",
@@ -122,14 +122,23 @@ def open_network(runtime: str, path: Path, precision: str, threads: int) -> Netw
     raise ValueError(f"no exported runtime {runtime!r}")
 
 
-def check_against_torch(network: Network, model: nn.Module, crop: int, runtime: str, precision: str) -> None:
-    """Stop unless `network` gives torch's vectors (fp32) on a few seeded random images."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        images = torch.randn(4, 3, crop, crop)
+def check_against_torch(
+    network: Network,
+    model: nn.Module,
+    crop: int,
+    runtime: str,
+    precision: str,
+    images: np.ndarray | None = None,
+) -> None:
+    """Stop unless `network` gives torch's vectors (fp32) on `images` (normalised), by default a
+    few seeded random ones."""
+    if images is None:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            images = torch.randn(4, 3, crop, crop).numpy()
     with torch.inference_mode():
-        expected = model.float()(images).numpy()
-    got = network(images.numpy())
+        expected = model.float()(torch.from_numpy(images)).numpy()
+    got = network(images)
     cosine = (got * expected).sum(1) / (
         np.linalg.norm(got, axis=1) * np.linalg.norm(expected, axis=1) + 1e-30
     )

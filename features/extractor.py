@@ -13,7 +13,9 @@ import torch
 
 from .backbone import Backbone, create_backbone
 from .constants import DEFAULT_ARCH, DEFAULT_WEIGHTS, LAYER, SCHEMA_VERSION
+from .exceptions import ConfigError
 from .exported import DEFAULT_EXPORTS, Network, check_against_torch, exported_model, open_network, version
+from .quantized import Calibration, quantized_model
 from .runtime import autocast, check_runs_here, resolve_runtime
 
 
@@ -23,18 +25,20 @@ class Extractor:
 
     backbone: Backbone
     device: torch.device
-    precision: str  # resolved: 'fp32' or 'bf16'
+    precision: str  # resolved: 'fp32', 'bf16' or 'int8'
     # create_extractor's arguments (runtime and precision resolved, device left out): what
     # rebuilds this extractor in another process or on another machine; None when built by hand.
     recipe: dict | None = None
     runtime: str = "torch"  # or a CPU runtime ("onnxruntime 1.32.0"), which `network` is a session of
     network: Network | None = None
+    calibration: Calibration | None = None  # int8: the images its ranges were measured on
 
     @property
     def spec(self) -> dict:
         """Everything that determines the vectors; its hash is the store fingerprint. A CPU
         runtime and its version are in it (their vectors differ from torch's in the last
-        digits); torch's own vectors keep the spec they always had."""
+        digits); torch's own vectors keep the spec they always had. int8 adds its calibration
+        images' keys: other images, other ranges, other vectors."""
         spec = {
             "schema": SCHEMA_VERSION,
             "arch": self.backbone.arch,
@@ -44,7 +48,11 @@ class Extractor:
             "precision": self.precision,
             "dim": self.backbone.dim,
         }
-        return spec if self.runtime == "torch" else {**spec, "runtime": self.runtime}
+        if self.runtime != "torch":
+            spec["runtime"] = self.runtime
+        if self.calibration is not None:
+            spec["calibration"] = self.calibration.spec()
+        return spec
 
     @property
     def fingerprint(self) -> str:
@@ -87,15 +95,23 @@ def create_extractor(
     runtime: str = "torch",
     exports: str | os.PathLike | None = None,
     open_runtime: bool = True,
+    calibration: Calibration | dict | None = None,
 ) -> Extractor:
     """Resolve runtime, device and precision first, so bad values fail before weights load.
 
     A CPU runtime runs the ONNX export of the same module, kept in `exports` (default
     ~/.cache/workbench/exports; the pipeline keeps it beside the store) and checked against
     torch when its session opens. `open_runtime=False` only names the vectors (a Ray driver,
-    whose actors run the network).
+    whose actors run the network). Precision int8 needs `calibration`: the images (of the
+    task) its activation ranges are measured on, once, when its quantized model is built.
     """
     runtime, torch_device, resolved = resolve_runtime(runtime, device, precision)
+    if (resolved == "int8") != (calibration is not None):
+        raise ConfigError(
+            "precision int8 needs calibration images (and no other precision takes them): "
+            "pass calibration=Calibration.sample(paths, keys, count)"
+        )
+    calibration = None if calibration is None else Calibration.of(calibration)
     backbone = create_backbone(arch, weights, seed=seed, resize=resize, crop=crop)
     recipe = {
         "arch": arch,
@@ -106,6 +122,8 @@ def create_extractor(
         "precision": resolved,
         "runtime": runtime,
     }
+    if calibration is not None:
+        recipe["calibration"] = calibration.as_recipe()
     if runtime == "torch":
         return Extractor(backbone, torch_device, resolved, recipe)
     network = None
@@ -114,6 +132,11 @@ def create_extractor(
         crop_px = backbone.preprocessing.crop
         torch_key = fingerprint_of(Extractor(backbone, torch.device("cpu"), "fp32").spec)
         path = exported_model(backbone.model, crop_px, torch_key, Path(exports or DEFAULT_EXPORTS))
+        probe = None
+        if calibration is not None:
+            path = quantized_model(path, calibration, backbone.preprocessing)
+            # int8 is checked on images like those it was calibrated on: on noise its ranges clip
+            probe = calibration.load(range(min(4, len(calibration.keys))), backbone.preprocessing)
         network = open_network(runtime, path, resolved, torch.get_num_threads())
-        check_against_torch(network, backbone.model, crop_px, runtime, resolved)
-    return Extractor(backbone, torch_device, resolved, recipe, version(runtime), network)
+        check_against_torch(network, backbone.model, crop_px, runtime, resolved, probe)
+    return Extractor(backbone, torch_device, resolved, recipe, version(runtime), network, calibration)

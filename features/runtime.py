@@ -39,8 +39,8 @@ def resolve_runtime(runtime: str, device: str, precision: str) -> tuple[str, tor
     where bf16 is native (AVX-512 BF16, AMX) OpenVINO at bf16 (4.0x) or else torch at bf16
     (2.7x); elsewhere ONNX Runtime at fp32 (2.0x), else OpenVINO at fp32 (also 2.0x, 1.4x on
     another machine), else torch.
-    The CPU runtimes run on the CPU only, ONNX Runtime at fp32 only (its CPU provider has no
-    bf16 convolutions).
+    The CPU runtimes run on the CPU only, ONNX Runtime at fp32 or int8 (its CPU provider has no
+    bf16 convolutions); int8 is ONNX Runtime's alone, and `precision: auto` never picks it.
     """
     from .exported import installed, require  # the runtimes' packages load only when chosen
 
@@ -48,6 +48,8 @@ def resolve_runtime(runtime: str, device: str, precision: str) -> tuple[str, tor
         raise ConfigError(f"runtime: got {runtime!r}; choose from {list(RUNTIMES)}")
     if precision not in PRECISIONS:
         raise ConfigError(f"precision: got {precision!r}; choose from {list(PRECISIONS)}")
+    if precision == "int8":
+        return _int8_runtime(runtime, device)
     if runtime in CPU_RUNTIMES and device == "auto":
         device = "cpu"
     torch_device = resolve_device(device)
@@ -66,6 +68,25 @@ def resolve_runtime(runtime: str, device: str, precision: str) -> tuple[str, tor
             )
         return runtime, torch_device, "fp32"
     return runtime, torch_device, resolve_precision(precision, torch_device)
+
+
+def _int8_runtime(runtime: str, device: str) -> tuple[str, torch.device, str]:
+    """int8 is ONNX Runtime's static quantization, on the CPU: `auto` means that, and nothing
+    else runs it."""
+    from .exported import require
+
+    if runtime not in ("auto", "onnxruntime"):
+        raise ConfigError(
+            f"precision int8 runs on runtime onnxruntime (static quantization), not {runtime}: "
+            "set runtime onnxruntime (or auto), or precision fp32"
+        )
+    if device == "cuda":
+        raise ConfigError(
+            "precision int8 runs on the CPU: set device cpu (or auto), or precision fp32 or bf16"
+        )
+    resolve_device(device)  # a bad name still fails with its own message
+    require("onnxruntime")
+    return "onnxruntime", torch.device("cpu"), "int8"
 
 
 def _fastest(device: torch.device, precision: str, installed) -> str:

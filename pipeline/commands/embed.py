@@ -8,6 +8,7 @@ import numpy as np
 
 from features import FeatureStore, StoredVectors
 from features.hash_cache import HashCache, hash_files
+from features.quantized import Calibration
 
 from ..artifacts.embeddings import Embeddings, save_embeddings
 from ..artifacts.feature_source import FeatureSource
@@ -47,7 +48,13 @@ def run(
         save_embeddings(out, embeddings)
         return embeddings
 
-    _, report, embeddings = read_stored(backbone, params, store, paths, keys, "embed", write)
+    calibration = None
+    if params.precision == "int8":  # drawn from train: the images a head learns from
+        train = [i for i, r in enumerate(rows) if r.split == "train"]
+        calibration = Calibration.sample(
+            [paths[i] for i in train], [keys[i] for i in train], params.calibration, seed=data.seed
+        )
+    _, report, embeddings = read_stored(backbone, params, store, paths, keys, "embed", write, calibration)
     print(f"embed: {len(rows)} images -> {out}: {report.summary()}")
     return embeddings
 

@@ -64,7 +64,7 @@ def run(
 ) -> RobustnessResult:
     emb = load_embeddings(embeddings_path)
     store = FeatureStore(embed.store)
-    extractor = make_extractor(backbone, embed, store)
+    extractor = make_extractor(backbone, embed, store, emb.recipe.get("calibration"))
     if extractor.fingerprint != emb.fingerprint:
         raise DataError(f"{embeddings_path} was made by another extractor; run `dvc repro embed` first")
     for head in heads.values():

@@ -37,3 +37,4 @@ class EmbedParams:
     engine: str = param("local", choices=ENGINES)
     address: str | None = None  # engine ray: a running cluster ("auto", "ray://HOST:10001"); null starts one
     actors: int | None = param(None, min=1)  # engine ray: embedding actors; null: one per GPU or core
+    calibration: int = param(128, min=1)  # precision int8: train images its ranges are measured on

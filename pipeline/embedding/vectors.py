@@ -8,6 +8,7 @@ from typing import TypeVar
 
 from features import ExtractionReport, Extractor, FeatureStore, create_extractor
 from features.engines import extract_with
+from features.quantized import Calibration
 from features.ray_engine import RayOptions
 from features.store import MissingVectors
 
@@ -18,15 +19,24 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def make_extractor(backbone: BackboneParams, embed: EmbedParams, store: FeatureStore) -> Extractor:
-    """The extractor the params describe; fails before any image is read if weights are missing."""
+def make_extractor(
+    backbone: BackboneParams, embed: EmbedParams, store: FeatureStore, calibration: dict | None = None
+) -> Extractor:
+    """The extractor the params describe (int8: calibrated on `calibration`, as embed chose it);
+    fails before any image is read if weights are missing."""
     return create_extractor(
         device=embed.device,
         precision=embed.precision,
         runtime=embed.runtime,
         exports=store.exports(),
-        **backbone.create_args(),
+        **create_args(backbone, calibration),
     )
+
+
+def create_args(backbone: BackboneParams, calibration: Calibration | dict | None) -> dict:
+    """`create_extractor`'s network arguments: the backbone's, and int8's calibration images."""
+    args = backbone.create_args()
+    return args if calibration is None else {**args, "calibration": calibration}
 
 
 def store_vectors(
@@ -36,9 +46,10 @@ def store_vectors(
     paths: list[str],
     keys: list[str],
     stage: str,
+    calibration: Calibration | None = None,
 ) -> tuple[Extractor, ExtractionReport]:
     """Make sure `store` holds every image's vector, computing what it lacks with `embed.engine`;
-    read them with `store.get(extractor.fingerprint, keys)`.
+    read them with `store.get(extractor.fingerprint, keys)`. int8 needs `calibration`.
 
     An image that cannot be decoded stops the stage with the list: it changed since it was scanned.
     """
@@ -46,7 +57,7 @@ def store_vectors(
         embed.engine,
         paths,
         store,
-        backbone.create_args(),
+        create_args(backbone, calibration),
         device=embed.device,
         precision=embed.precision,
         runtime=embed.runtime,
@@ -81,13 +92,14 @@ def read_stored(
     keys: list[str],
     stage: str,
     read: Callable[[Extractor], T],
+    calibration: Calibration | None = None,
 ) -> tuple[Extractor, ExtractionReport, T]:
     """`store_vectors`, then `read(extractor)` (which reads the vectors from `store`). Vectors
     found damaged while reading (their segment quarantined) are computed again, once."""
-    extractor, report = store_vectors(backbone, embed, store, paths, keys, stage)
+    extractor, report = store_vectors(backbone, embed, store, paths, keys, stage, calibration)
     try:
         return extractor, report, read(extractor)
     except MissingVectors as exc:
         log.warning("%s: %s; computing them again", stage, exc)
-        extractor, report = store_vectors(backbone, embed, store, paths, keys, stage)
+        extractor, report = store_vectors(backbone, embed, store, paths, keys, stage, calibration)
         return extractor, report, read(extractor)

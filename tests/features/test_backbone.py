@@ -85,7 +85,7 @@ def test_checkpoint_of_another_architecture_is_refused(tmp_path):
         ({"arch": "vit_b_16"}, "arch: got 'vit_b_16'"),
         ({"weights": "IMAGENET9K"}, r"choose from \['IMAGENET1K_V1', 'IMAGENET1K_V2'"),
         ({"weights": "missing/ckpt.pt"}, "does not exist"),
-        ({"precision": "fp8"}, r"precision: got 'fp8'; choose from \['auto', 'fp32', 'bf16'\]"),
+        ({"precision": "fp8"}, r"precision: got 'fp8'; choose from \['auto', 'fp32', 'bf16', 'int8'\]"),
         ({"device": "tpu"}, "device: got 'tpu'"),
     ],
 )

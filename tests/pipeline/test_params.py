@@ -37,7 +37,7 @@ def test_defaults_fill_missing_optional_keys(tmp_path):
         ({"embed": {"batch_sise": 8}}, r"embed\.batch_sise: unknown key \(did you mean 'batch_size'\?\)"),
         (
             {"embed": {"precision": "fp16"}},
-            r"embed\.precision: got 'fp16'; choose from \['auto', 'fp32', 'bf16'\]",
+            r"embed\.precision: got 'fp16'; choose from \['auto', 'fp32', 'bf16', 'int8'\]",
         ),
         ({"embed": {"batch_size": 0}}, r"embed\.batch_size: got 0; must be at least 1"),
         ({"embed": {"batch_size": "32"}}, r"embed\.batch_size: got '32' \(str\); expected int"),

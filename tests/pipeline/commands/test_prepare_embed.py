@@ -16,6 +16,7 @@ from pipeline.commands import embed, prepare
 from pipeline.data.params import DataParams, NearDuplicateParams
 from pipeline.data.splits import read_splits
 from pipeline.embedding.params import BackboneParams, EmbedParams
+from pipeline.embedding.vectors import make_extractor
 from pipeline.exceptions import DataError
 from tests.conftest import SMALL, assert_same_vectors, make_picture
 
@@ -147,3 +148,21 @@ def test_embed_writes_the_vectors_a_block_at_a_time(tmp_path, prepared, monkeypa
     np.testing.assert_array_equal(
         emb.vectors, FeatureStore(params.store).get(emb.fingerprint, list(emb.keys))
     )
+
+
+def test_embed_at_int8_calibrates_on_train_images_that_the_recipe_names(tmp_path, prepared, capsys):
+    pytest.importorskip("onnxruntime")
+    data, splits, _ = prepared
+    backbone = BackboneParams(weights="none", resize=SMALL, crop=SMALL)
+    params = EmbedParams(store=str(tmp_path / "store"), precision="int8", calibration=4, batch_size=4)
+    out = tmp_path / "emb.h5"
+    embed.run(data=data, backbone=backbone, params=params, splits_path=splits, out=out)
+    emb = load_embeddings(out)
+    train = {r.sha256 for r in read_splits(splits) if r.split == "train"}
+    calibration = emb.recipe["calibration"]
+    assert len(calibration["keys"]) == 4 and set(calibration["keys"]) <= train
+    assert emb.spec["precision"] == "int8" and emb.spec["calibration"]["images"] == 4
+    # what robustness and predict rebuild is the very network embed ran
+    again = make_extractor(backbone, params, FeatureStore(params.store), calibration)
+    rebuilt = emb.source.extractor("cpu", FeatureStore(params.store).exports())
+    assert again.fingerprint == emb.fingerprint == rebuilt.fingerprint

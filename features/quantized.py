@@ -1,0 +1,179 @@
+"""int8: the ONNX export quantized statically (ONNX Runtime), calibrated on named images.
+
+An int8 network is only defined by the images its activation ranges were measured on, so
+those images are part of what it is: their content keys are hashed into the extractor's
+fingerprint, and the quantized model is cached under that hash beside the float export.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .exceptions import ConfigError, ImageReadError
+from .hashing import read_hashed, sha256_file
+from .images import read_image
+from .preprocess import Preprocessing
+
+log = logging.getLogger(__name__)
+
+# How the ranges are found and the tensors stored; in the fingerprint, so a change of method
+# is a new set of vectors. QDQ with per-channel s8 weights and u8 activations is what ONNX
+# Runtime's CPU kernels (VNNI and AVX2 alike) run fastest; min-max ranges need one pass.
+METHOD = "onnxruntime static QDQ, per-channel s8 weights, u8 activations, min-max"
+DEFAULT_IMAGES = 128
+_BATCH = 16
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The images an int8 network is calibrated on: their paths, and the content keys that
+    name them (checked when they are read)."""
+
+    paths: tuple[str, ...]
+    keys: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not self.paths or len(self.paths) != len(self.keys):
+            raise ConfigError("int8 calibration needs at least one image, and a key for each")
+
+    @classmethod
+    def of(cls, value: Calibration | dict) -> Calibration:
+        """From itself or from its recipe form (`as_recipe`)."""
+        if isinstance(value, Calibration):
+            return value
+        return cls(tuple(value["paths"]), tuple(value["keys"]))
+
+    @classmethod
+    def sample(cls, paths: Sequence[str], keys: Sequence[str], count: int, seed: int = 0) -> Calibration:
+        """`count` of the images (all when fewer), drawn by `seed` from them in key order, so
+        the listing's order does not change the draw; a repeated content is drawn once."""
+        unique = dict(sorted(zip(keys, paths, strict=True)))
+        ordered = list(unique.items())
+        chosen = np.random.default_rng(seed).permutation(len(ordered))[: min(count, len(ordered))]
+        picked = sorted(ordered[i] for i in chosen)
+        return cls(tuple(str(Path(p).resolve()) for _, p in picked), tuple(k for k, _ in picked))
+
+    @classmethod
+    def of_files(cls, paths: Sequence[str], count: int, seed: int = 0) -> Calibration:
+        """`count` of the files (all when fewer), drawn by `seed` in path order, and hashed."""
+        ordered = sorted({str(Path(p).resolve()) for p in paths})
+        chosen = sorted(np.random.default_rng(seed).permutation(len(ordered))[: min(count, len(ordered))])
+        picked = [ordered[i] for i in chosen]
+        return cls(tuple(picked), tuple(sha256_file(p) for p in picked))
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256("\n".join(sorted(self.keys)).encode()).hexdigest()[:24]
+
+    def spec(self) -> dict:
+        return {"images": len(self.keys), "keys": self.digest, "method": METHOD}
+
+    def as_recipe(self) -> dict:
+        return {"paths": list(self.paths), "keys": list(self.keys)}
+
+    def batches(self) -> list[range]:
+        return [range(i, min(i + _BATCH, len(self.paths))) for i in range(0, len(self.paths), _BATCH)]
+
+    def load(self, rows: range, preprocessing: Preprocessing) -> np.ndarray:
+        """Those images, normalised as the network sees them; stops if one is gone or its content
+        is no longer the one the fingerprint names."""
+        images = []
+        for path, key in zip([self.paths[i] for i in rows], [self.keys[i] for i in rows], strict=True):
+            try:
+                data, found = read_hashed(path)
+                if found != key:
+                    raise ConfigError(
+                        f"int8 calibration image {path} changed since it was chosen (its content is "
+                        "part of the network's fingerprint): put it back, or re-embed so a new sample "
+                        "is drawn"
+                    )
+                images.append(preprocessing.to_uint8(read_image(path, data)))
+            except (OSError, ImageReadError) as exc:
+                raise ConfigError(
+                    f"int8 calibration image {path} cannot be read ({exc}), and the network quantized on "
+                    "it is not cached here: put the image back, or re-embed so a new sample is drawn"
+                ) from exc
+        return preprocessing.normalize(torch.stack(images)).numpy()
+
+
+@contextlib.contextmanager
+def _root_logger_quiet() -> Iterator[None]:
+    # onnxruntime.quantization logs every bias it copies on the root logger, at INFO
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+
+
+def quantized_model(float_model: Path, calibration: Calibration, preprocessing: Preprocessing) -> Path:
+    """The int8 model of `float_model` calibrated on `calibration`, built once (published by
+    rename) and reused after."""
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    path = float_model.with_name(f"{float_model.stem}-int8-{calibration.digest}.onnx")
+    if path.is_file():
+        return path
+    log.info("quantizing the network to int8 once, on %d calibration images: %s", len(calibration.keys), path)
+
+    class Reader(CalibrationDataReader):
+        """One batch per range: ONNX Runtime merges the ranges after each (CalibStridedMinMax),
+        so memory is one batch's activations, not every image's."""
+
+        def __init__(self) -> None:
+            self.batches = calibration.batches()
+            self.pending: list[int] = []
+
+        def __len__(self) -> int:
+            return len(self.batches)
+
+        def set_range(self, start_index: int, end_index: int) -> None:
+            self.pending = list(range(start_index, end_index))
+
+        def get_next(self) -> dict | None:
+            if not self.pending:
+                return None
+            return {"images": calibration.load(self.batches[self.pending.pop(0)], preprocessing)}
+
+    part = path.with_name(f".{path.name}.{os.getpid()}.part")
+    with tempfile.TemporaryDirectory(dir=path.parent) as scratch, _root_logger_quiet():
+        prepared = Path(scratch) / "prepared.onnx"
+        # Folding and shape inference first: without them the convolutions' biases are not
+        # constants and ONNX Runtime leaves them (and so the whole net) unquantized, slower than fp32.
+        quant_pre_process(str(float_model), str(prepared), skip_symbolic_shape=True)
+        try:
+            quantize_static(
+                str(prepared),
+                str(part),
+                Reader(),
+                quant_format=QuantFormat.QDQ,
+                per_channel=True,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                calibrate_method=CalibrationMethod.MinMax,
+                extra_options={"CalibStridedMinMax": 1},
+            )
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
+    os.replace(part, path)
+    return path
