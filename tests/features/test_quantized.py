@@ -127,3 +127,11 @@ def test_calibration_is_refused_for_another_precision(pictures):
         create_extractor(
             weights="none", device="cpu", precision="fp32", calibration=Calibration.of_files(pictures, 2)
         )
+
+
+def test_another_quantization_method_is_another_model_and_fingerprint(tmp_path, pictures, monkeypatch):
+    calibration = Calibration.of_files(pictures, 4)
+    first = _int8(tmp_path, calibration).fingerprint
+    monkeypatch.setattr(features.quantized, "METHOD", features.quantized.METHOD + ", changed")
+    assert _int8(tmp_path, calibration).fingerprint != first
+    assert len(list((tmp_path / "exports").glob("*-int8-*.onnx"))) == 2
