@@ -10,11 +10,9 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
-import numpy as np
-
 from ..artifacts.predictions import TestPredictions
 from .results import Result
-from .stats import bootstrap_difference, bootstrap_indices, bootstrap_interval, holm, mcnemar_exact
+from .stats import Resamples, bootstrap_difference, bootstrap_interval, holm, mcnemar_exact
 
 
 @dataclass
@@ -106,15 +104,15 @@ def compare_heads(
     """`predictions` and `metrics` (evaluate's JSON) per head, the heads in display order."""
     heads = list(predictions)
     y_true = predictions[heads[0]].true
-    indices = bootstrap_indices(len(y_true), resamples, seed)  # the same resamples for every head
+    drawn = Resamples(len(y_true), resamples, seed)  # the same resamples for every head
     table = {}
     for head in heads:
         y_pred, m = predictions[head].predicted, metrics[head]
         table[head] = HeadScores(
             test_accuracy=m["test"]["accuracy"],
-            test_accuracy_ci=bootstrap_interval(y_true, y_pred, indices, "accuracy", level),
+            test_accuracy_ci=bootstrap_interval(y_true, y_pred, drawn, "accuracy", level),
             test_macro_f1=m["test"]["macro_f1"],
-            test_macro_f1_ci=bootstrap_interval(y_true, y_pred, indices, "macro_f1", level),
+            test_macro_f1_ci=bootstrap_interval(y_true, y_pred, drawn, "macro_f1", level),
             test_log_loss=m["test"]["log_loss"],
             test_ece=m["test"]["ece"],
             fit_seconds=m["fit_seconds"],
@@ -123,11 +121,11 @@ def compare_heads(
             reliability=[ReliabilityBin(**b) for b in m["test"]["reliability"]],
             chosen=m.get("chosen", {}),
         )
-    return Comparison(len(y_true), resamples, level, table, pairwise(predictions, table, indices, level))
+    return Comparison(len(y_true), resamples, level, table, pairwise(predictions, table, drawn, level))
 
 
 def pairwise(
-    predictions: dict[str, TestPredictions], table: dict[str, HeadScores], indices: np.ndarray, level: float
+    predictions: dict[str, TestPredictions], table: dict[str, HeadScores], drawn: Resamples, level: float
 ) -> list[Pair]:
     """Every pair of heads, the better-ranked first, tested and Holm-adjusted as one family."""
     ranked = sorted(table, key=lambda h: -table[h].test_accuracy)
@@ -140,7 +138,7 @@ def pairwise(
                 a,
                 b,
                 table[a].test_accuracy - table[b].test_accuracy,
-                bootstrap_difference(y_true, pred_a, pred_b, indices, level),
+                bootstrap_difference(y_true, pred_a, pred_b, drawn, level),
                 mcnemar_exact(pred_a == y_true, pred_b == y_true),
             )
         )

@@ -20,7 +20,7 @@ import numpy as np
 from sklearn.base import clone
 
 from .results import Result
-from .stats import bootstrap_indices, percentile_interval
+from .stats import Resamples, percentile_interval, resampled_mean
 
 if TYPE_CHECKING:  # the report reads CurvesResult without importing the heads
     from ..heads.base import Head
@@ -84,7 +84,7 @@ def learning_curves(
         k: [train[rows] for rows in d] for k, d in nested_draws(labels[train], sizes, draws, seed).items()
     }
     subsets[None] = [train]  # the whole split: one draw is all there is
-    indices = bootstrap_indices(len(test), resamples, seed)
+    drawn = Resamples(len(test), resamples, seed)  # the same for every head and size
     result: dict[str, list[CurvePoint]] = {}
     for name, template in heads.items():
         X = template.pick_inputs(vectors, images)
@@ -115,7 +115,7 @@ def learning_curves(
                     per_class=k,
                     n_train=float(np.mean([len(r) for r in rows_per_draw])),
                     accuracy=float(mean_correct.mean()),
-                    ci=percentile_interval(mean_correct[indices].mean(axis=1), level),
+                    ci=percentile_interval(resampled_mean(mean_correct, drawn), level),
                     draws=[float(c.mean()) for c in correct],
                     fit_seconds=float(np.mean(seconds)),
                 )
