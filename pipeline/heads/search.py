@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,22 +92,27 @@ def search(template: Head, space: Mapping[str, tuple], X, y, eval_set) -> Search
             )
         return Search(clone(template).fit(X, y), {}, [])
     X_val, y_val = eval_set
-    best_head, best_score, candidates = None, None, []
-    for i, params in enumerate(combos, start=1):
-        head = clone(template).set_params(**params)
-        start = time.perf_counter()
-        try:
-            head.fit(X, y, eval_set=eval_set)
-            result = selection.score(head.predict_proba(X_val), np.searchsorted(head.classes_, y_val))
-        except ValueError as exc:  # e.g. more neighbours than train rows: this candidate cannot run here
+    # A head that can score every candidate from work shared between them (k-NN) says so.
+    shared = getattr(template, "validation_probas", None)
+    trials = (shared(combos, X, y, X_val) if shared is not None and len(combos) > 1
+              else _one_at_a_time(template, combos, X, y, eval_set))  # fmt: skip
+    best_head, best_params, best_score, candidates = None, None, None, []
+    for i, (params, outcome, seconds, head) in enumerate(trials, start=1):
+        if isinstance(outcome, Exception | str):  # e.g. more neighbours than train rows
             if len(combos) == 1:
-                raise
-            candidates.append(Candidate(params, None, None, time.perf_counter() - start, str(exc)))
+                raise outcome
+            candidates.append(Candidate(params, None, None, seconds, str(outcome)))
             log.warning(
-                "search %s %d/%d %s: cannot be fitted here (%s)", template.name, i, len(combos), params, exc
+                "search %s %d/%d %s: cannot be fitted here (%s)",
+                template.name,
+                i,
+                len(combos),
+                params,
+                outcome,
             )
             continue
-        seconds = time.perf_counter() - start
+        classes = head.classes_ if head is not None else np.unique(y)
+        result = selection.score(outcome, np.searchsorted(classes, y_val))
         candidates.append(Candidate(params, result.accuracy, result.log_loss, seconds))
         if len(combos) > 1:
             log.info(
@@ -116,10 +121,26 @@ def search(template: Head, space: Mapping[str, tuple], X, y, eval_set) -> Search
             )  # fmt: skip
         # Only the best head so far is kept (k-NN holds its train rows); the rule decides.
         if best_score is None or selection.best([best_score, result]) == 1:
-            best_head, best_score = head, result
-    if best_head is None:
+            best_head, best_params, best_score = head, params, result
+    if best_score is None:
         raise ValueError(
             f"no candidate of heads.{template.name}.search could be fitted: {candidates[0].error}"
         )
+    if best_head is None:  # scored without fitting: fit the winner alone
+        best_head = clone(template).set_params(**best_params).fit(X, y, eval_set=eval_set)
     chosen = {key: best_head.get_params()[key] for key in space}
     return Search(best_head, chosen, candidates)
+
+
+def _one_at_a_time(template: Head, combos: list[dict], X, y, eval_set) -> Iterator[tuple]:
+    """(params, valid probabilities or the error that stopped it, seconds, fitted head) per candidate."""
+    for params in combos:
+        head = clone(template).set_params(**params)
+        start = time.perf_counter()
+        try:
+            head.fit(X, y, eval_set=eval_set)
+            proba = head.predict_proba(eval_set[0])
+        except ValueError as exc:
+            yield params, exc, time.perf_counter() - start, None
+            continue
+        yield params, proba, time.perf_counter() - start, head

@@ -40,6 +40,7 @@ def test_the_best_validation_score_wins_and_every_candidate_is_recorded(data):
     assert found.chosen == winner
     assert [c.params for c in found.candidates] == grid(space)
     assert [c.valid_accuracy for c in found.candidates] == [s.accuracy for s in expected]
+    assert [c.valid_log_loss for c in found.candidates] == pytest.approx([s.log_loss for s in expected])
     assert len({c.valid_accuracy for c in found.candidates}) > 2, "the space must offer a real choice"
     # The winner is kept as fitted on train, not refitted on train + valid.
     np.testing.assert_array_equal(
@@ -110,3 +111,26 @@ def test_a_candidate_that_cannot_run_here_is_recorded_and_skipped(data):
     assert skipped.valid_accuracy is None and "n_neighbors" in skipped.error
     with pytest.raises(ValueError, match="no candidate of heads.knn.search could be fitted"):
         search(make_head("knn"), {"n_neighbors": (10_000, 20_000)}, X, y, valid)
+
+
+def test_knn_scores_every_candidate_from_one_neighbour_search(data, monkeypatch):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    (X, y), (X_val, y_val), _ = data
+    X_val = np.vstack([X_val, X[:5]])  # exact copies of train rows: distance 0 takes every vote
+    y_val = np.concatenate([y_val, y[:5]])
+    calls = []
+    real = KNeighborsClassifier.kneighbors
+    monkeypatch.setattr(
+        KNeighborsClassifier, "kneighbors", lambda self, *a, **k: calls.append(1) or real(self, *a, **k)
+    )
+    space = {"n_neighbors": (1, 5, 40), "weights": ("distance", "uniform")}
+    found = search(make_head("knn"), space, X, y, (X_val, y_val))
+    assert len(calls) == 1
+    monkeypatch.setattr(KNeighborsClassifier, "kneighbors", real)
+    for params, candidate in zip(grid(space), found.candidates, strict=True):
+        fitted = make_head("knn", **params).fit(X, y)
+        expected = selection.score(fitted.predict_proba(X_val), y_val)
+        assert (candidate.valid_accuracy, candidate.valid_log_loss) == pytest.approx(
+            (expected.accuracy, expected.log_loss)
+        )
