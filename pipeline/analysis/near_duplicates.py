@@ -9,9 +9,8 @@ shared Caltech subset with random-init weights (128 components): 1.5x enlarged, 
 and JPEG q35/q75 copies of 50 pictures all scored above 0.82 with their original; no two
 different of those pictures scored above 0.35.
 
-Pairs come from an exact scan of all pairs in blocks up to `exact_max` images, and from
-scikit-learn's ball tree beyond (a radius query on the whitened unit vectors: the same
-pairs, found without comparing every two images).
+Pairs come from an exact scan of all pairs in blocks of BLAS matrix products (a ball tree
+on 128-d whitened vectors measured ~15x slower above 20,000 images).
 """
 
 from __future__ import annotations
@@ -20,11 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.decomposition import PCA
-from sklearn.neighbors import NearestNeighbors
 
 from .results import Result
 
-_BLOCK = 2048  # rows per block of the exact scan: a 2048 x n similarity block at a time
+_BLOCK = 1024  # rows per block of the scan: a 1024 x n float32 similarity block at a time
+_FLOAT32_SLACK = 1e-4  # float32 cosines of unit vectors are within ~1e-6 of float64's
 
 
 @dataclass
@@ -60,31 +59,25 @@ def whitened(vectors: np.ndarray, components: int) -> np.ndarray:
     return z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
 
 
-def similar_pairs(
-    unit: np.ndarray, threshold: float, exact_max: int = 20_000
-) -> list[tuple[int, int, float]]:
-    """(i, j, cosine) with i < j for every pair of unit rows above `threshold`, most similar first."""
+def similar_pairs(unit: np.ndarray, threshold: float) -> list[tuple[int, int, float]]:
+    """(i, j, cosine) with i < j for every pair of unit rows above `threshold`, most similar first.
+
+    An exact scan of the upper triangle in blocks, as float32 matrix products (BLAS), each
+    candidate's cosine then recomputed in float64 and compared with `threshold`, so the pairs
+    are the float64 scan's: 100,000 images of 128 components are 5e9 pairs, a few tens of
+    seconds on 2 cores, in a block of memory.
+    """
+    single = np.ascontiguousarray(unit, dtype=np.float32)
     found = []
-    if len(unit) <= exact_max:
-        for start in range(0, len(unit), _BLOCK):
-            block = unit[start : start + _BLOCK] @ unit.T
-            rows, cols = np.nonzero(block > threshold)
-            keep = cols > rows + start
-            found += zip(
-                (rows + start)[keep].tolist(),
-                cols[keep].tolist(),
-                block[rows, cols][keep].tolist(),
-                strict=True,
-            )
-    else:
-        # Unit vectors: |a - b|^2 = 2 - 2 cos(a, b), so a cosine above t is a distance below this.
-        radius = np.sqrt(max(0.0, 2 - 2 * threshold))
-        index = NearestNeighbors(radius=radius, algorithm="ball_tree").fit(unit)
-        for i, neighbours in enumerate(index.radius_neighbors(unit, return_distance=False)):
-            for j in neighbours[neighbours > i].tolist():
-                cosine = float(unit[i] @ unit[j])
-                if cosine > threshold:
-                    found.append((i, j, cosine))
+    for start in range(0, len(unit), _BLOCK):
+        stop = min(start + _BLOCK, len(unit))
+        block = single[start:stop] @ single[start:].T  # this block's rows against every later row
+        rows, cols = np.nonzero(block > threshold - _FLOAT32_SLACK)
+        keep = cols > rows  # col 0 of the block is row `start` itself
+        rows, cols = rows[keep] + start, cols[keep] + start
+        cosine = np.einsum("ij,ij->i", unit[rows], unit[cols])
+        above = cosine > threshold
+        found += zip(rows[above].tolist(), cols[above].tolist(), cosine[above].tolist(), strict=True)
     return sorted(found, key=lambda p: -p[2])
 
 

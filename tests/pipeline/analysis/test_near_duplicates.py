@@ -56,16 +56,18 @@ def test_cross_split_pairs_are_reported(planted):
     assert all(p.b.startswith("copy_") or p.a.startswith("copy_") for p in result.cross_split)
 
 
-def test_the_index_finds_the_same_pairs_as_the_exact_scan():
+def test_the_blocked_scan_finds_every_pair_a_float64_all_pairs_product_finds():
     rng = np.random.default_rng(0)
-    unit = rng.normal(size=(300, 16))
-    unit[150:160] = unit[:10] + rng.normal(scale=0.1, size=(10, 16))  # ten close pairs
+    unit = rng.normal(size=(2500, 16))  # three blocks, the last one short
+    unit[1500:1510] = unit[:10] + rng.normal(scale=0.1, size=(10, 16))  # ten close pairs across blocks
     unit /= np.linalg.norm(unit, axis=1, keepdims=True)
-    exact = similar_pairs(unit, 0.9)
-    indexed = similar_pairs(unit, 0.9, exact_max=0)
-    assert [(i, j) for i, j, _ in exact] == [(i, j) for i, j, _ in indexed]
-    assert {(i, i + 150) for i in range(10)} <= {(i, j) for i, j, _ in exact}
-    assert np.allclose([s for *_, s in exact], [s for *_, s in indexed])
+    found = similar_pairs(unit, 0.9)
+    full = unit @ unit.T
+    i, j = np.nonzero(np.triu(full > 0.9, k=1))
+    assert sorted((a, b) for a, b, _ in found) == sorted(zip(i.tolist(), j.tolist(), strict=True))
+    assert {(i, i + 1500) for i in range(10)} <= {(a, b) for a, b, _ in found}
+    assert [s for *_, s in found] == sorted((s for *_, s in found), reverse=True)
+    np.testing.assert_allclose([s for *_, s in found], [full[a, b] for a, b, _ in found], rtol=0, atol=1e-12)
 
 
 def test_groups_follow_chains_and_stay_in_the_earliest_split():
