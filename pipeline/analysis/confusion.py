@@ -79,10 +79,20 @@ def misclassified(true: np.ndarray, pred: np.ndarray, confidence: np.ndarray, li
     return wrong[np.argsort(-confidence[wrong])][:limit]
 
 
-def most_confident(pred: np.ndarray, confidence: np.ndarray, n_classes: int, per_class: int) -> list[int]:
-    """The `per_class` most confident rows of each predicted class, class by class."""
+def most_confused_classes(counts: np.ndarray, limit: int) -> np.ndarray:
+    """The `limit` classes with the most errors, as the true class or as the prediction, most
+    first (all of them, in class order, when there are no more)."""
+    if len(counts) <= limit:
+        return np.arange(len(counts))
+    off = counts.copy()
+    np.fill_diagonal(off, 0)
+    return np.argsort(-(off.sum(axis=0) + off.sum(axis=1)), kind="stable")[:limit]
+
+
+def most_confident(pred: np.ndarray, confidence: np.ndarray, classes, per_class: int) -> list[int]:
+    """The `per_class` most confident rows of each of `classes` (indices) as predicted, class by class."""
     rows = []
-    for c in range(n_classes):
+    for c in classes:
         members = np.flatnonzero(pred == c)
         rows += members[np.argsort(-confidence[members])][:per_class].tolist()
     return rows

@@ -13,7 +13,6 @@ from ..analysis.confusion import (
     disagreement,
     head_confusion,
     label_issues,
-    row_normalised,
 )
 from ..artifacts.embeddings import load_embeddings
 from ..artifacts.predictions import read_all_heads
@@ -30,6 +29,7 @@ class ConfusionParams:
     top_pairs: int = param(10, min=1)
     gallery: int = param(24, min=1)  # misclassified / disagreement / label-issue thumbnails
     per_class: int = param(5, min=1)  # most confident images shown per class
+    classes_shown: int = param(30, min=2)  # beyond this many classes, figures keep the most confused
     label_issue_folds: int = param(5, min=2)
     seed: int = param(0, min=0)
 
@@ -58,8 +58,8 @@ def run(
         pred, confidence = predicted[head], predictions[head].confidence
         counts = confusion_counts(true, pred, len(classes))
         per_head[head] = head_confusion(counts, classes, params.top_pairs)
-        plot_head(head, per_head[head], row_normalised(counts), true, pred, confidence, classes, paths, thumb,
-                  params.gallery, params.per_class, reports)  # fmt: skip
+        plot_head(head, per_head[head], counts, true, pred, confidence, classes, paths, thumb,
+                  params.gallery, params.per_class, params.classes_shown, reports)  # fmt: skip
     plot_disagreements(predicted, true, classes, paths, thumb, params.gallery, reports)
     issues = label_issues(
         emb.vectors, emb.labels, emb.paths, classes, params.label_issue_folds, params.seed, params.gallery

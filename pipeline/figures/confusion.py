@@ -6,14 +6,22 @@ from pathlib import Path
 
 import numpy as np
 
-from ..analysis.confusion import HeadConfusion, LabelIssue, disputed, misclassified, most_confident
+from ..analysis.confusion import (
+    HeadConfusion,
+    LabelIssue,
+    disputed,
+    misclassified,
+    most_confident,
+    most_confused_classes,
+    row_normalised,
+)
 from .plots import Thumbnails, plot_bars, plot_confusion, plot_gallery
 
 
 def plot_head(
     head: str,
     result: HeadConfusion,
-    matrix: np.ndarray,
+    counts: np.ndarray,
     true: np.ndarray,
     pred: np.ndarray,
     confidence: np.ndarray,
@@ -22,15 +30,25 @@ def plot_head(
     thumb: Thumbnails,
     gallery: int,
     per_class: int,
+    shown: int,
     reports: Path,
 ) -> None:
-    plot_confusion(
-        matrix, classes, reports / f"{head}_matrix.png", f"{head}: test confusion (row-normalised)"
-    )
+    """The matrix, per-class accuracy and galleries; beyond `shown` classes, the matrix and the
+    per-class gallery keep the `shown` most confused classes, the bars the `shown` weakest (every
+    class is in metrics/confusion.json and the report's table)."""
+    n = len(classes)
+    focus = most_confused_classes(counts, shown)
+    matrix = row_normalised(counts)[np.ix_(focus, focus)]
+    title = f"{head}: test confusion (row-normalised)"
+    if len(focus) < n:
+        title = f"{head}: test confusion, the {len(focus)} most confused of {n} classes (rows over all {n})"
+    plot_confusion(matrix, [classes[i] for i in focus], reports / f"{head}_matrix.png", title)
+    accuracy = result.per_class_accuracy
+    weakest = dict(sorted(accuracy.items(), key=lambda kv: kv[1])[:shown])
     plot_bars(
-        result.per_class_accuracy,
+        weakest,
         reports / f"{head}_per_class.png",
-        f"{head}: test accuracy per class",
+        f"{head}: test accuracy per class" + ("" if len(weakest) == n else f", the {shown} lowest of {n}"),
         "accuracy",
     )
     wrong = misclassified(true, pred, confidence, gallery)
@@ -41,7 +59,12 @@ def plot_head(
         f"{head}: misclassified test images, most confident first (true → predicted)",
         colors=["tab:red"] * len(wrong),
     )
-    rows = most_confident(pred, confidence, len(classes), per_class)
+    rows = most_confident(pred, confidence, focus if len(focus) < n else range(n), per_class)
+    which = (
+        "predicted class"
+        if len(focus) == n
+        else f"predicted class, for the {len(focus)} most confused classes"
+    )
     plot_gallery(
         [thumb(paths[i]) for i in rows],
         [
@@ -50,7 +73,7 @@ def plot_head(
             for i in rows
         ],
         reports / f"{head}_confident.png",
-        f"{head}: the {per_class} most confident test images per predicted class",
+        f"{head}: the {per_class} most confident test images per {which}",
         cols=per_class,
         colors=["black" if true[i] == pred[i] else "tab:red" for i in rows],
     )

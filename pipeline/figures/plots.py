@@ -117,7 +117,8 @@ def plot_line_grid(
 
 
 def plot_confusion(matrix: np.ndarray, classes: list[str], path: Path, title: str) -> None:
-    """Row-normalised confusion matrix (rows: true class), values printed where non-zero."""
+    """Row-normalised confusion matrix (rows: true class), values printed where non-zero while
+    the cells are large enough to read (up to 40 classes)."""
     n = len(classes)
     size = max(6.0, 0.38 * n + 2)
     fig, ax = plt.subplots(figsize=(size, size * 0.9), dpi=110)
@@ -125,13 +126,10 @@ def plot_confusion(matrix: np.ndarray, classes: list[str], path: Path, title: st
     ax.set_xticks(range(n), classes, rotation=90, fontsize=8)
     ax.set_yticks(range(n), classes, fontsize=8)
     ax.set(xlabel="predicted", ylabel="true", title=title)
-    for i in range(n):
-        for j in range(n):
-            if matrix[i, j] >= 0.005:
-                color = "white" if matrix[i, j] > 0.6 else "black"
-                ax.text(
-                    j, i, f"{matrix[i, j]:.2f}".lstrip("0"), ha="center", va="center", fontsize=6, color=color
-                )
+    cells = zip(*np.nonzero(matrix >= 0.005), strict=True) if n <= 40 else ()
+    for i, j in cells:
+        color = "white" if matrix[i, j] > 0.6 else "black"
+        ax.text(j, i, f"{matrix[i, j]:.2f}".lstrip("0"), ha="center", va="center", fontsize=6, color=color)
     fig.colorbar(image, ax=ax, fraction=0.04, label="fraction of the true class")
     save_figure(fig, path)
 
@@ -150,9 +148,11 @@ def plot_gallery(
         ax.set_title(caption, fontsize=7, color=(colors[i] if colors else "black"))
     if not images:
         axes.flat[0].text(0.5, 0.5, "nothing to show", ha="center", va="center")
-    fig.suptitle(title, fontsize=11)
-    # Leave room for the title above the top row's captions.
-    save_figure(fig, path, rect=(0, 0, 1, 1 - 0.4 / fig.get_figheight()))
+    # The title a fixed distance from the top, with room left for it above the first row's
+    # captions: fractions of the figure would put it among the rows of a tall gallery.
+    height = fig.get_figheight()
+    fig.suptitle(title, fontsize=11, y=1 - 0.12 / height, va="top")
+    save_figure(fig, path, rect=(0, 0, 1, 1 - 0.5 / height))
 
 
 def plot_bars(values: dict[str, float], path: Path, title: str, xlabel: str) -> None:
