@@ -51,7 +51,7 @@ def make_project(tmp: Path) -> Path:
     params["pca"]["sizes"] = [2, 4, 8]
     params["curves"].update(per_class=[2, 5], draws=2, resamples=200)
     params["robustness"].update(corruptions=["gaussian_blur", "occlusion"], severities=[1, 5])
-    params["robustness"]["feature"].update(add_counts=[10], zero_counts=[100], gaussian_levels=[0.5])
+    params["robustness"]["feature"].update(add_fractions=[0.01], zero_fractions=[0.05], gaussian_levels=[0.5])
     params["robustness"]["adversarial"].update(images=4, epsilons=[0.004], pgd_epsilons=[0.004])
     params["confusion"].update(gallery=6, label_issue_folds=3)
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

@@ -27,9 +27,11 @@ from .arguments import parse_stage
 
 @dataclass(frozen=True)
 class FeatureNoiseParams:
-    add_counts: list[int] = param([100, 500, 1000], min=1)  # the reference added 2 to 100 features
+    # shares of the embedding's dimensions, so any backbone runs with them (at 2048-d: 102, 512,
+    # 1024 features; the reference added 2 to 100 of 2048, and zeroed 600)
+    add_fractions: list[float] = param([0.05, 0.25, 0.5], gt=0.0, max=1.0)
     add_value: float = 2.0
-    zero_counts: list[int] = param([600, 1200, 1800], min=1)  # the reference zeroed 600
+    zero_fractions: list[float] = param([0.3, 0.6, 0.9], gt=0.0, max=1.0)
     gaussian_levels: list[float] = param([0.25, 0.5, 1.0, 2.0], min=0.0)  # x each feature's train std
 
 
@@ -45,6 +47,9 @@ class AdversarialParams:
 @dataclass(frozen=True)
 class RobustnessParams:
     seed: int = param(0, min=0)
+    # test images corrupted and attacked: a seeded draw, the same for every head and perturbation
+    # (all of them when the split is smaller); feature noise costs nothing and uses every row
+    images: int = param(2000, min=1)
     feature: FeatureNoiseParams = param(FeatureNoiseParams())
     corruptions: list[str] = param(list(CORRUPTIONS), choices=CORRUPTIONS)
     severities: list[int] = param([1, 3, 5], min=1, max=5)
