@@ -152,9 +152,11 @@ def run_info(args: argparse.Namespace) -> int:
         copies = (
             f" ({rows} rows: {rows - vectors} duplicates, which compact drops)" if rows != vectors else ""
         )
+        calibration = spec.get("calibration")
+        calibrated = "" if calibration is None else f" (calibrated on {calibration['images']} images)"
         print(
             f"  {name}  {vectors} vectors x {spec['dim']}{copies}  {spec['arch']} "
-            f"{spec['weights']} layer={spec['layer']} precision={spec['precision']} "
+            f"{spec['weights']} layer={spec['layer']} precision={spec['precision']}{calibrated} "
             f"resize={prep['resize']} crop={prep['crop']} runtime={spec.get('runtime', 'torch')} "
             f"schema={spec['schema']}"
         )
