@@ -99,7 +99,7 @@ def main() -> None:
     parser.add_argument("--classes", type=int, default=100)
     parser.add_argument("--dim", type=int, default=512)
     parser.add_argument("--resamples", type=int, default=2000)
-    parser.add_argument("--tree-max", type=int, default=40_000)
+    parser.add_argument("--tree-max", type=int, default=20_000)
     parser.add_argument("--knn-before-max", type=int, default=40_000)
     args = parser.parse_args()
     print(f"{args.classes} classes, {args.dim}-d vectors, {args.resamples} resamples")
