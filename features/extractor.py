@@ -15,7 +15,7 @@ from .backbone import Backbone, create_backbone
 from .constants import DEFAULT_ARCH, DEFAULT_WEIGHTS, LAYER, SCHEMA_VERSION
 from .exceptions import ConfigError
 from .exported import DEFAULT_EXPORTS, Network, check_against_torch, exported_model, open_network, version
-from .quantized import Calibration, quantized_model
+from .quantized import Calibration, probe_images, quantized_model
 from .runtime import autocast, check_runs_here, resolve_runtime
 
 
@@ -135,8 +135,7 @@ def create_extractor(
         probe = None
         if calibration is not None:
             path = quantized_model(path, calibration, backbone.preprocessing)
-            # int8 is checked on images like those it was calibrated on: on noise its ranges clip
-            probe = calibration.load(range(min(4, len(calibration.keys))), backbone.preprocessing)
+            probe = probe_images(path, backbone.preprocessing)
         network = open_network(runtime, path, resolved, torch.get_num_threads())
         check_against_torch(network, backbone.model, crop_px, runtime, resolved, probe)
     return Extractor(backbone, torch_device, resolved, recipe, version(runtime), network, calibration)

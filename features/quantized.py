@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 METHOD = "onnxruntime static QDQ, per-channel s8 weights, u8 activations, min-max; last conv onward float"
 DEFAULT_IMAGES = 128
 _BATCH = 16
+PROBE_IMAGES = 4  # calibration images the model is checked on against torch
 
 
 @dataclass(frozen=True)
@@ -60,18 +61,15 @@ class Calibration:
     def sample(cls, paths: Sequence[str], keys: Sequence[str], count: int, seed: int = 0) -> Calibration:
         """`count` of the images (all when fewer), drawn by `seed` from them in key order, so
         the listing's order does not change the draw; a repeated content is drawn once."""
-        unique = dict(sorted(zip(keys, paths, strict=True)))
-        ordered = list(unique.items())
-        chosen = np.random.default_rng(seed).permutation(len(ordered))[: min(count, len(ordered))]
-        picked = sorted(ordered[i] for i in chosen)
+        ordered = sorted(dict(zip(keys, paths, strict=True)).items())
+        picked = [ordered[i] for i in _draw(len(ordered), count, seed)]
         return cls(tuple(str(Path(p).resolve()) for _, p in picked), tuple(k for k, _ in picked))
 
     @classmethod
     def of_files(cls, paths: Sequence[str], count: int, seed: int = 0) -> Calibration:
         """`count` of the files (all when fewer), drawn by `seed` in path order, and hashed."""
         ordered = sorted({str(Path(p).resolve()) for p in paths})
-        chosen = sorted(np.random.default_rng(seed).permutation(len(ordered))[: min(count, len(ordered))])
-        picked = [ordered[i] for i in chosen]
+        picked = [ordered[i] for i in _draw(len(ordered), count, seed)]
         return cls(tuple(picked), tuple(sha256_file(p) for p in picked))
 
     @property
@@ -88,8 +86,12 @@ class Calibration:
         return [range(i, min(i + _BATCH, len(self.paths))) for i in range(0, len(self.paths), _BATCH)]
 
     def load(self, rows: range, preprocessing: Preprocessing) -> np.ndarray:
-        """Those images, normalised as the network sees them; stops if one is gone or its content
-        is no longer the one the fingerprint names."""
+        """Those images, normalised as the network sees them."""
+        return preprocessing.normalize(self._uint8(rows, preprocessing)).numpy()
+
+    def _uint8(self, rows: range, preprocessing: Preprocessing) -> torch.Tensor:
+        """Those images as uint8 network inputs; stops if one is gone or its content is no
+        longer the one the fingerprint names."""
         images = []
         for path, key in zip([self.paths[i] for i in rows], [self.keys[i] for i in rows], strict=True):
             try:
@@ -106,7 +108,7 @@ class Calibration:
                     f"int8 calibration image {path} cannot be read ({exc}), and the network quantized on "
                     "it is not cached here: put the image back, or re-embed so a new sample is drawn"
                 ) from exc
-        return preprocessing.normalize(torch.stack(images)).numpy()
+        return torch.stack(images)
 
 
 def _from_last_conv(model: Path) -> list[str]:
@@ -117,6 +119,11 @@ def _from_last_conv(model: Path) -> list[str]:
     nodes = onnx.load(str(model), load_external_data=False).graph.node
     last = max(i for i, node in enumerate(nodes) if node.op_type == "Conv")
     return [node.name for node in nodes[last:]]
+
+
+def _draw(n: int, count: int, seed: int) -> list[int]:
+    """`count` of `n` positions (all when fewer), drawn by `seed`, in order."""
+    return sorted(np.random.default_rng(seed).permutation(n)[:count].tolist())
 
 
 @contextlib.contextmanager
@@ -146,7 +153,7 @@ def quantized_model(float_model: Path, calibration: Calibration, preprocessing: 
     # named by method and images both: another method's model must not be taken for this one's
     tag = hashlib.sha256(f"{METHOD}\n{calibration.digest}".encode()).hexdigest()[:24]
     path = float_model.with_name(f"{float_model.stem}-int8-{tag}.onnx")
-    if path.is_file():
+    if path.is_file() and _probe_file(path).is_file():
         return path
     log.info("quantizing the network to int8 once, on %d calibration images: %s", len(calibration.keys), path)
 
@@ -192,5 +199,21 @@ def quantized_model(float_model: Path, calibration: Calibration, preprocessing: 
         except BaseException:
             part.unlink(missing_ok=True)
             raise
+    # A few calibration images kept beside the model (published first), so every session that
+    # opens it is checked on images like those it was calibrated on (on noise its ranges clip)
+    # without needing the calibration files again.
+    probe = calibration._uint8(range(min(PROBE_IMAGES, len(calibration.keys))), preprocessing)
+    probe_part = _probe_file(part)
+    np.save(probe_part, probe.numpy())
+    os.replace(probe_part, _probe_file(path))
     os.replace(part, path)
     return path
+
+
+def probe_images(model: Path, preprocessing: Preprocessing) -> np.ndarray:
+    """The calibration images kept beside an int8 model, normalised as the network sees them."""
+    return preprocessing.normalize(torch.from_numpy(np.load(_probe_file(model)))).numpy()
+
+
+def _probe_file(model: Path) -> Path:
+    return model.with_name(model.name + ".probe.npy")

@@ -59,11 +59,17 @@ def row_normalised(counts: np.ndarray) -> np.ndarray:
     return counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
 
 
+def errors(counts: np.ndarray) -> np.ndarray:
+    """The confusion counts off the diagonal: (true, predicted) pairs that are wrong."""
+    off = counts.copy()
+    np.fill_diagonal(off, 0)
+    return off
+
+
 def head_confusion(counts: np.ndarray, classes: list[str], top_pairs: int) -> HeadConfusion:
     """Accuracy, per-class accuracy and the most confused pairs from `confusion_counts`."""
     matrix = row_normalised(counts)
-    off = counts.copy()
-    np.fill_diagonal(off, 0)
+    off = errors(counts)
     order = zip(*np.unravel_index(np.argsort(off, axis=None)[::-1], off.shape), strict=True)
     pairs = [ConfusedPair(classes[i], classes[j], int(off[i, j])) for i, j in order if off[i, j] > 0]
     return HeadConfusion(
@@ -84,8 +90,7 @@ def most_confused_classes(counts: np.ndarray, limit: int) -> np.ndarray:
     first (all of them, in class order, when there are no more)."""
     if len(counts) <= limit:
         return np.arange(len(counts))
-    off = counts.copy()
-    np.fill_diagonal(off, 0)
+    off = errors(counts)
     return np.argsort(-(off.sum(axis=0) + off.sum(axis=1)), kind="stable")[:limit]
 
 

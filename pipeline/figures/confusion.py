@@ -35,7 +35,7 @@ def plot_head(
 ) -> None:
     """The matrix, per-class accuracy and galleries; beyond `shown` classes, the matrix and the
     per-class gallery keep the `shown` most confused classes, the bars the `shown` weakest (every
-    class is in metrics/confusion.json and the report's table)."""
+    class is in metrics/confusion.json)."""
     n = len(classes)
     focus = most_confused_classes(counts, shown)
     matrix = row_normalised(counts)[np.ix_(focus, focus)]
@@ -43,8 +43,7 @@ def plot_head(
     if len(focus) < n:
         title = f"{head}: test confusion, the {len(focus)} most confused of {n} classes (rows over all {n})"
     plot_confusion(matrix, [classes[i] for i in focus], reports / f"{head}_matrix.png", title)
-    accuracy = result.per_class_accuracy
-    weakest = dict(sorted(accuracy.items(), key=lambda kv: kv[1])[:shown])
+    weakest = dict(sorted(result.per_class_accuracy.items(), key=lambda kv: kv[1])[:shown])
     plot_bars(
         weakest,
         reports / f"{head}_per_class.png",
@@ -59,7 +58,7 @@ def plot_head(
         f"{head}: misclassified test images, most confident first (true → predicted)",
         colors=["tab:red"] * len(wrong),
     )
-    rows = most_confident(pred, confidence, focus if len(focus) < n else range(n), per_class)
+    rows = most_confident(pred, confidence, focus, per_class)
     which = (
         "predicted class"
         if len(focus) == n

@@ -30,11 +30,11 @@ class KNNHead(SklearnHead):
     def validation_probas(self, combos: list[dict], X, y, X_val) -> Iterator[tuple]:
         """Every candidate's valid probabilities from one neighbour search: the largest k's
         neighbours, found once, hold every smaller k's (nearest first), and both weightings
-        are functions of them. As search's trials: (params, probabilities or why it cannot
-        run here, seconds, None: no head is fitted until one wins)."""
+        are functions of them. As search's trials: (params, probabilities or the error why it
+        cannot run here, seconds, None: no head is fitted until one wins)."""
         sizes = [c.get("n_neighbors", self.n_neighbors) for c in combos]
         start = time.perf_counter()
-        widest = make_pipeline(Normalizer(), KNeighborsClassifier(min(max(sizes), len(X)))).fit(X, y)
+        widest = KNNHead(min(max(sizes), len(X)))._pipeline().fit(X, y)
         distance, index = widest[-1].kneighbors(widest[0].transform(X_val))
         classes = widest[-1].classes_
         codes = np.searchsorted(classes, np.asarray(y)[index])
@@ -42,7 +42,12 @@ class KNNHead(SklearnHead):
         for params, k in zip(combos, sizes, strict=True):
             start = time.perf_counter()
             if k > len(X):
-                yield params, f"n_neighbors = {k} is more than the {len(X)} train rows", shared, None
+                yield (
+                    params,
+                    ValueError(f"n_neighbors = {k} is more than the {len(X)} train rows"),
+                    shared,
+                    None,
+                )
                 continue
             weights = params.get("weights", self.weights)
             proba = neighbour_vote(codes[:, :k], distance[:, :k], weights, len(classes))

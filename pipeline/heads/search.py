@@ -98,7 +98,7 @@ def search(template: Head, space: Mapping[str, tuple], X, y, eval_set) -> Search
               else _one_at_a_time(template, combos, X, y, eval_set))  # fmt: skip
     best_head, best_params, best_score, candidates = None, None, None, []
     for i, (params, outcome, seconds, head) in enumerate(trials, start=1):
-        if isinstance(outcome, Exception | str):  # e.g. more neighbours than train rows
+        if isinstance(outcome, Exception):  # e.g. more neighbours than train rows
             if len(combos) == 1:
                 raise outcome
             candidates.append(Candidate(params, None, None, seconds, str(outcome)))

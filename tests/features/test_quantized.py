@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -82,6 +84,14 @@ def test_the_quantized_model_is_built_once_and_rebuilt_from_the_recipe(tmp_path,
         path.unlink()
     create_extractor(device="cpu", exports=tmp_path / "exports", **first.recipe)
     assert len(built) == 2
+
+
+def test_a_cached_model_opens_without_its_calibration_images(tmp_path, pictures):
+    first = _int8(tmp_path, Calibration.of_files(pictures, 6))
+    for path in first.recipe["calibration"]["paths"]:
+        Path(path).unlink()  # predict on another machine: the model cached, the images not there
+    again = create_extractor(device="cpu", exports=tmp_path / "exports", **first.recipe)
+    assert again.fingerprint == first.fingerprint
 
 
 def test_a_changed_calibration_image_stops_the_rebuild_naming_it(tmp_path, pictures):
