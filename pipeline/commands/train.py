@@ -12,11 +12,21 @@ from ..data.params import DataParams
 from ..figures.training import plot_lr_find
 from ..heads.base import Head
 from ..heads.registry import head_from_params, search_space
-from ..heads.search import search
+from ..heads.halving import HalvingParams
+from ..heads.search import grid, projected_seconds, search
+from ..params import parse
 from .arguments import parse_stage
 
 
-def run(*, head: Head, embeddings_path: Path, data_root: str, out: Path, space: dict | None = None) -> dict:
+def run(
+    *,
+    head: Head,
+    embeddings_path: Path,
+    data_root: str,
+    out: Path,
+    space: dict | None = None,
+    halving: HalvingParams | None = None,
+) -> dict:
     """Fit `head` (searching `space` on the valid split), save it to `out` with fit.json."""
     emb = load_embeddings(embeddings_path)
     X, y = head.pick_inputs(emb.vectors, emb.images(data_root)), emb.label_names
@@ -25,8 +35,10 @@ def run(*, head: Head, embeddings_path: Path, data_root: str, out: Path, space: 
         f"train {head.name}: {train.sum()} train rows, {valid.sum()} valid rows, {len(emb.classes)} classes",
         flush=True,
     )
+    _say_if_long(head, space or {}, X[train].shape, len(emb.classes), halving)
     start = time.perf_counter()
-    found = search(head, space or {}, X[train], y[train], (X[valid], y[valid]) if valid.any() else None)
+    eval_set = (X[valid], y[valid]) if valid.any() else None
+    found = search(head, space or {}, X[train], y[train], eval_set, halving)
     seconds = time.perf_counter() - start
     head = found.head
     head.save(out, features=emb.source)
@@ -49,6 +61,26 @@ def run(*, head: Head, embeddings_path: Path, data_root: str, out: Path, space: 
     return info
 
 
+LONG_SECONDS = 600
+
+
+def _say_if_long(head: Head, space: dict, train_shape: tuple[int, int], classes: int, halving) -> None:
+    """Before a search projected to run long, its forecast and the param that bounds it."""
+    rows, features = train_shape
+    seconds = projected_seconds(head, space, rows, classes, features, halving)
+    if seconds is None or seconds < LONG_SECONDS:
+        return
+    cap = getattr(head, "max_train_rows", None)
+    print(
+        f"train {head.name}: this search is projected to take about {seconds / 60:.0f} min "
+        f"({rows} train rows x {classes} classes x {features} features, {len(grid(space))} candidates; "
+        f"a rough forecast). To bound it, set heads.{head.name}.max_train_rows (now {cap}; it fits on "
+        f"a stratified share of that many rows, recorded in fit.json), or shorten the path "
+        f"(heads.{head.name}.n_lambda, min_lambda_ratio) or the search",
+        flush=True,
+    )
+
+
 def _write_history(path: Path, history: list[dict]) -> None:
     with open(path, "w", newline="") as handle:
         writer = csv.DictWriter(handle, list(history[0]))
@@ -60,5 +92,6 @@ def main(argv: list[str] | None = None) -> None:
     params, args = parse_stage("train", __doc__, argv, head=True, paths={"embeddings": "", "out": ""})
     head = head_from_params(args.head, params)  # bad params stop here, before any data is read
     space = search_space(args.head, params, head)
+    halving = parse(HalvingParams, params.mapping("heads.halving"), "heads.halving")
     root = params.block("data", DataParams).root
-    run(head=head, embeddings_path=args.embeddings, data_root=root, out=args.out, space=space)
+    run(head=head, embeddings_path=args.embeddings, data_root=root, out=args.out, space=space, halving=halving)

@@ -13,7 +13,7 @@ import itertools
 import logging
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.base import clone
@@ -21,6 +21,7 @@ from sklearn.base import clone
 from ..exceptions import ParamsError
 from . import selection
 from .base import Head
+from .halving import HalvingParams, nested_order
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +31,10 @@ class Candidate:
     params: dict
     valid_accuracy: float | None  # None: it could not be fitted on this data (see `error`)
     valid_log_loss: float | None
-    fit_seconds: float
+    fit_seconds: float  # every rung's fit and scoring
     error: str | None = None
+    train_rows: int | None = None  # rows of its last fit (fewer than train's when halving dropped it)
+    rungs: list[dict] = field(default_factory=list)  # with halving: its score at each rung it reached
 
 
 @dataclass
@@ -41,13 +44,11 @@ class Search:
     head: Head
     chosen: dict  # the searched params' winning values ({} without a search)
     candidates: list[Candidate]
+    halving: dict | None = None  # the rungs' train rows, when the search halved
 
     def to_json(self) -> dict:
-        return {
-            "rule": selection.RULE,
-            "chosen": self.chosen,
-            "candidates": [vars(c) for c in self.candidates],
-        }
+        out = {"rule": selection.RULE, "chosen": self.chosen, "candidates": [vars(c) for c in self.candidates]}
+        return out | ({"halving": self.halving} if self.halving else {})
 
 
 def check_space(template: Head, space: Mapping, prefix: str, block: Mapping = ()) -> dict[str, tuple]:
@@ -81,8 +82,11 @@ def grid(space: Mapping[str, tuple]) -> list[dict]:
     return [dict(zip(space, values, strict=True)) for values in itertools.product(*space.values())]
 
 
-def search(template: Head, space: Mapping[str, tuple], X, y, eval_set) -> Search:
-    """Fit every combination of `space` on (X, y), keep the best on `eval_set`."""
+def search(
+    template: Head, space: Mapping[str, tuple], X, y, eval_set, halving: HalvingParams | None = None
+) -> Search:
+    """Fit every combination of `space` on (X, y), keep the best on `eval_set`; with `halving`,
+    by successive halving over the train rows (pipeline/heads/halving.py)."""
     combos = grid(space)
     if eval_set is None:
         if len(combos) > 1:
@@ -91,45 +95,82 @@ def search(template: Head, space: Mapping[str, tuple], X, y, eval_set) -> Search
                 "candidates: set data.split.valid above 0, or remove the search"
             )
         return Search(clone(template).fit(X, y), {}, [])
-    X_val, y_val = eval_set
-    # A head that can score every candidate from work shared between them (k-NN) says so.
-    shared = getattr(template, "validation_probas", None)
-    trials = (shared(combos, X, y, X_val) if shared is not None and len(combos) > 1
-              else _one_at_a_time(template, combos, X, y, eval_set))  # fmt: skip
-    best_head, best_params, best_score, candidates = None, None, None, []
-    for i, (params, outcome, seconds, head) in enumerate(trials, start=1):
-        if isinstance(outcome, Exception):  # e.g. more neighbours than train rows
-            if len(combos) == 1:
-                raise outcome
-            candidates.append(Candidate(params, None, None, seconds, str(outcome)))
-            log.warning(
-                "search %s %d/%d %s: cannot be fitted here (%s)",
-                template.name,
-                i,
-                len(combos),
-                params,
-                outcome,
+    # A head that can score every candidate from work shared between them (k-NN) says so:
+    # one pass on every row then, nothing to halve.
+    shared = getattr(template, "validation_probas", None) if len(combos) > 1 else None
+    rungs = halving.rungs(len(combos), len(y)) if halving is not None and shared is None else [len(y)]
+    order = nested_order(np.asarray(y), halving.seed) if len(rungs) > 1 else None
+    candidates: list[Candidate | None] = [None] * len(combos)
+    alive = list(range(len(combos)))
+    for rung, rows in enumerate(rungs):
+        last = rung == len(rungs) - 1
+        take = slice(None) if last else np.sort(order[:rows])
+        X_rung, y_rung = X[take], y[take]
+        trials = (shared(combos, X, y, eval_set[0]) if shared is not None
+                  else _one_at_a_time(template, [combos[i] for i in alive], X_rung, y_rung, eval_set))  # fmt: skip
+        scores, best_head, best_i = {}, None, None
+        for i, (params, outcome, seconds, head) in zip(alive, trials, strict=True):
+            earlier = candidates[i]
+            candidate = Candidate(params, None, None, seconds, train_rows=rows)
+            if earlier is not None:
+                candidate.fit_seconds += earlier.fit_seconds
+                candidate.rungs = earlier.rungs
+            candidates[i] = candidate
+            label = f"search {template.name} {i + 1}/{len(combos)}" + (
+                f" (rung {rung + 1}/{len(rungs)}, {rows} rows)" if len(rungs) > 1 else ""
             )
-            continue
-        classes = head.classes_ if head is not None else np.unique(y)
-        result = selection.score(outcome, np.searchsorted(classes, y_val))
-        candidates.append(Candidate(params, result.accuracy, result.log_loss, seconds))
-        if len(combos) > 1:
-            log.info(
-                "search %s %d/%d %s: valid accuracy %.3f, log loss %.3f, %.1fs",
-                template.name, i, len(combos), params, result.accuracy, result.log_loss, seconds,
-            )  # fmt: skip
-        # Only the best head so far is kept (k-NN holds its train rows); the rule decides.
-        if best_score is None or selection.best([best_score, result]) == 1:
-            best_head, best_params, best_score = head, params, result
-    if best_score is None:
-        raise ValueError(
-            f"no candidate of heads.{template.name}.search could be fitted: {candidates[0].error}"
-        )
+            if isinstance(outcome, Exception):  # e.g. more neighbours than train rows
+                if len(combos) == 1:
+                    raise outcome
+                candidate.error = str(outcome)
+                log.warning("%s %s: cannot be fitted here (%s)", label, params, outcome)
+                continue
+            classes = head.classes_ if head is not None else np.unique(y)
+            result = selection.score(outcome, np.searchsorted(classes, eval_set[1]))
+            candidate.valid_accuracy, candidate.valid_log_loss = result.accuracy, result.log_loss
+            if len(rungs) > 1:
+                candidate.rungs = [*candidate.rungs, {"train_rows": rows, "valid_accuracy": result.accuracy,
+                                                      "valid_log_loss": result.log_loss}]  # fmt: skip
+            if len(combos) > 1:
+                log.info(
+                    "%s %s: valid accuracy %.3f, log loss %.3f, %.1fs",
+                    label, params, result.accuracy, result.log_loss, seconds,
+                )  # fmt: skip
+            # Only the best head so far is kept (k-NN holds its train rows); the rule decides.
+            if last and (best_i is None or selection.best([scores[best_i], result]) == 1):
+                best_head, best_i = head, i
+            scores[i] = result
+        if not scores:
+            raise ValueError(
+                f"no candidate of heads.{template.name}.search could be fitted: {candidates[alive[0]].error}"
+            )
+        ranked = [list(scores)[j] for j in selection.ranked(list(scores.values()))]
+        alive = ranked[: halving.survivors(len(alive))] if not last else ranked[:1]
+    (winner,) = alive
     if best_head is None:  # scored without fitting: fit the winner alone
-        best_head = clone(template).set_params(**best_params).fit(X, y, eval_set=eval_set)
+        best_head = clone(template).set_params(**combos[winner]).fit(X, y, eval_set=eval_set)
     chosen = {key: best_head.get_params()[key] for key in space}
-    return Search(best_head, chosen, candidates)
+    found = Search(best_head, chosen, candidates)
+    if len(rungs) > 1:
+        found.halving = {"train_rows": rungs, "factor": halving.factor, "seed": halving.seed}
+    return found
+
+
+def projected_seconds(
+    template: Head, space: Mapping[str, tuple], rows: int, classes: int, features: int,
+    halving: HalvingParams | None,
+) -> float | None:  # fmt: skip
+    """A forecast of the search's seconds, for heads that can forecast a fit (glmnet); else None."""
+    forecast = getattr(template, "projected_seconds", None)
+    if forecast is None:
+        return None
+    alive = len(grid(space))
+    rungs = halving.rungs(alive, rows) if halving is not None else [rows]
+    total = 0.0
+    for rung_rows in rungs:
+        total += alive * forecast(rung_rows, classes, features)
+        alive = halving.survivors(alive) if halving is not None else alive
+    return total
 
 
 def _one_at_a_time(template: Head, combos: list[dict], X, y, eval_set) -> Iterator[tuple]:

@@ -33,3 +33,8 @@ def score(proba: np.ndarray, y_index: np.ndarray) -> ValidationScore:
 def best(scores: list[ValidationScore]) -> int:
     """Index of the winner; the first of equals, so candidates listed first win ties."""
     return max(range(len(scores)), key=lambda i: (scores[i].key(), -i))
+
+
+def ranked(scores: list[ValidationScore]) -> list[int]:
+    """Indices from best to worst by the rule, equals in the order listed."""
+    return sorted(range(len(scores)), key=lambda i: (scores[i].key(), -i), reverse=True)

@@ -14,6 +14,7 @@ from pipeline.commands.compare import CompareParams
 from pipeline.commands.curves import CurvesParams
 from pipeline.commands.evaluate import EvaluateParams
 from pipeline.exceptions import ParamsError
+from pipeline.heads.halving import HalvingParams
 from pipeline.heads.registry import head_from_params, make_head, search_space
 from pipeline.params import Params
 
@@ -164,3 +165,15 @@ def test_curves_stage_uses_the_enabled_embedding_heads_as_train_chose_them(tmp_p
     assert saved["heads"]["logreg"][-1]["per_class"] is None and saved["n_test"] == 12
     assert [p.per_class for p in result.heads["logreg"]] == [2, 5, None]
     assert (tmp_path / "curves.png").stat().st_size > 10_000
+
+
+def test_a_long_glmnet_search_is_forecast_at_load_with_the_param_that_bounds_it(capsys):
+    head = make_head("glmnet")
+    space = {"alpha": (1.0, 0.1, 0.01)}
+    train._say_if_long(head, space, (60_000, 512), 100, HalvingParams())
+    said = capsys.readouterr().out
+    assert "projected to take about 47 min" in said and "heads.glmnet.max_train_rows (now None" in said
+    train._say_if_long(head.set_params(max_train_rows=5000), space, (60_000, 512), 100, HalvingParams())
+    assert capsys.readouterr().out == ""  # 5000 rows: a few minutes, nothing to say
+    train._say_if_long(make_head("logreg"), {"C": (1.0,)}, (10**6, 2048), 1000, None)
+    assert capsys.readouterr().out == ""  # no forecast for heads that cannot make one

@@ -111,6 +111,18 @@ def head_at(fitted, X, y, index):
     return head
 
 
+def test_glmnet_max_train_rows_fits_a_stratified_share_and_records_it(overlapping):
+    X, y, X_val, y_val = overlapping
+    head = make_head("glmnet", n_lambda=20, max_train_rows=120).fit(X, y, eval_set=(X_val, y_val))
+    assert head.fit_report()["train_rows_fitted"] == 120
+    assert list(head.classes_) == list(np.unique(y))  # every class is in the share
+    same = make_head("glmnet", n_lambda=20, max_train_rows=120).fit(X, y, eval_set=(X_val, y_val))
+    np.testing.assert_array_equal(head.coef_, same.coef_)  # seeded
+    uncapped = make_head("glmnet", n_lambda=20).fit(X, y, eval_set=(X_val, y_val))
+    assert uncapped.fit_report()["train_rows_fitted"] == len(y)
+    assert not np.array_equal(head.coef_, uncapped.coef_)
+
+
 def test_glmnet_without_eval_set_holds_out_validation_rows(overlapping):
     X, y, _, _ = overlapping
     head = make_head("glmnet", n_lambda=20, validation_fraction=0.25).fit(X, y)
