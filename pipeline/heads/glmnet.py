@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 NEWTON = {"exact": 0, "modified": 1}
 MULTINOMIAL = ("ungrouped", "grouped")  # grouped: a feature is in or out for every class (kopt=2)
 UNBOUNDED = 9.9e35  # glmnet's own "no limit" for coefficient bounds
+RESTART_BELOW_DEVIANCE = 0.5  # a path that stops short having explained less is fitted again in full
 
 
 @dataclass
@@ -87,27 +88,40 @@ def fit_path(
     y = np.zeros((n, n_classes), order="F")
     y[np.arange(n), y_index] = 1.0
     kopt = 2 if multinomial == "grouped" else NEWTON[newton]
-    # glmnet overwrites x and y in place, hence the Fortran-ordered copies.
-    lmu, a0, ca, ia, nin, _, dev, alm, nlp, jerr = lognet(
-        alpha,
-        n_classes,
-        np.array(X, dtype=np.float64, order="F"),
-        y,
-        np.zeros((n, n_classes), order="F"),  # offsets
-        np.zeros(1, dtype=np.int32),  # no excluded features
-        np.ones(p),  # every feature penalised alike
-        np.array([[-UNBOUNDED] * p, [UNBOUNDED] * p], order="F"),
-        p + 1,  # nx: at most every feature in the model
-        min_lambda_ratio,
-        np.zeros(n_lambda),  # ulam unused: glmnet computes the path
-        tol,
-        p + 1,
-        n_lambda,
-        int(standardize),
-        1,  # fit intercepts
-        max_iter,
-        kopt,
-    )
+
+    def run(flmin: float, ulam: np.ndarray):
+        # glmnet overwrites x and y in place, hence the Fortran-ordered copies.
+        return lognet(
+            alpha,
+            n_classes,
+            np.array(X, dtype=np.float64, order="F"),
+            y.copy(order="F"),
+            np.zeros((n, n_classes), order="F"),  # offsets
+            np.zeros(1, dtype=np.int32),  # no excluded features
+            np.ones(p),  # every feature penalised alike
+            np.array([[-UNBOUNDED] * p, [UNBOUNDED] * p], order="F"),
+            p + 1,  # nx: at most every feature in the model
+            flmin,  # < 1: the path ends at this fraction of the first lambda; >= 1: ulam's lambdas
+            ulam,
+            tol,
+            p + 1,
+            len(ulam),
+            int(standardize),
+            1,  # fit intercepts
+            max_iter,
+            kopt,
+        )
+
+    lmu, a0, ca, ia, nin, _, dev, alm, nlp, jerr = run(min_lambda_ratio, np.zeros(n_lambda))
+    if jerr == 0 and 2 < lmu < n_lambda and dev[lmu - 1] < RESTART_BELOW_DEVIANCE:
+        # glmnet ends a path early when deviance explained changes by under 1e-5 from one
+        # lambda to the next. At a small alpha the first lambdas change almost nothing, so the
+        # path can end at its 5th lambda with a null model (a 1,000-row, 100-class curve point
+        # at alpha 0.01 did: chance accuracy). Its own lambdas, given back, run without that rule.
+        first = alm[1] ** 2 / alm[2]  # the first lambda, which glmnet reports as "infinity"
+        lambdas = first * min_lambda_ratio ** (np.arange(n_lambda) / (n_lambda - 1))
+        lmu, a0, ca, ia, nin, _, dev, alm, more, jerr = run(1.0, lambdas)
+        nlp += more
     if jerr > 0:
         raise ValueError(f"glmnet failed (error {jerr}): {_FATAL.get(jerr, 'see glmnet docs')}")
     coefs = lsolns(p, ca[:, :, :lmu], ia, nin[:lmu])  # (p, n_classes, lmu)

@@ -111,6 +111,23 @@ def head_at(fitted, X, y, index):
     return head
 
 
+def test_a_glmnet_path_cut_short_is_fitted_again_on_its_own_lambdas_in_full(monkeypatch):
+    """glmnet's "deviance stopped changing" rule once ended an alpha-0.01 path at its 5th
+    lambda with a null model; the head then hands glmnet its own lambdas, which run in full.
+    Here a separable task ends early by the same rule family (deviance explained past 0.999),
+    and the restart is forced, to check that it is glmnet's own path, only longer."""
+    X, y = make_blobs(n_samples=300, centers=3, n_features=10, cluster_std=1.0, random_state=0)
+    kwargs = dict(alpha=1.0, n_lambda=50, min_lambda_ratio=1e-6, tol=1e-7, max_iter=100_000)
+    short = fit_path(X, y, 3, **kwargs)
+    assert len(short.lambdas) < 50 and short.deviance_ratio[-1] > 0.999
+    monkeypatch.setattr("pipeline.heads.glmnet.RESTART_BELOW_DEVIANCE", 1.0)
+    full = fit_path(X, y, 3, **kwargs)
+    assert len(full.lambdas) == 50 and full.passes > short.passes
+    k = len(short.lambdas)
+    np.testing.assert_allclose(full.lambdas[:k], short.lambdas)
+    np.testing.assert_allclose(full.coefs[:k], short.coefs, atol=1e-10)
+
+
 def test_glmnet_max_train_rows_fits_a_stratified_share_and_records_it(overlapping):
     X, y, X_val, y_val = overlapping
     head = make_head("glmnet", n_lambda=20, max_train_rows=120).fit(X, y, eval_set=(X_val, y_val))
