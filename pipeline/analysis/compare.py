@@ -37,9 +37,11 @@ class HeadScores(Result):
     model_bytes: int
     reliability: list[ReliabilityBin]  # the test rows' confidence bins behind the ECE
     chosen: dict  # params chosen on the valid split (train's search, glmnet's lambda, the MLP's epoch)
+    capped: str = ""  # "5000 of 60000": the train rows a head capped its fit to (glmnet's max_train_rows)
 
     def chosen_text(self) -> str:
-        return ", ".join(f"{k}={_short(v)}" for k, v in self.chosen.items()) or "-"
+        text = ", ".join(f"{k}={_short(v)}" for k, v in self.chosen.items()) or "-"
+        return text + (f"; fitted on {self.capped} train rows" if self.capped else "")
 
 
 @dataclass
@@ -120,8 +122,15 @@ def compare_heads(
             model_bytes=m["model_bytes"],
             reliability=[ReliabilityBin(**b) for b in m["test"]["reliability"]],
             chosen=m.get("chosen", {}),
+            capped=_capped(m.get("train_rows")),
         )
     return Comparison(len(y_true), resamples, level, table, pairwise(predictions, table, drawn, level))
+
+
+def _capped(rows: dict | None) -> str:
+    if not rows or None in (rows["fitted"], rows["of"]) or rows["fitted"] >= rows["of"]:
+        return ""
+    return f"{rows['fitted']} of {rows['of']}"
 
 
 def pairwise(

@@ -89,6 +89,10 @@ def learning_curves(
     for name, template in heads.items():
         X = template.pick_inputs(vectors, images)
         eval_set = (X[valid], labels[valid]) if len(valid) else None
+        cap = getattr(template, "max_train_rows", None)  # glmnet's row cap applies here as in train
+        if cap is not None and cap < len(train):
+            notes.append(f"{name} is fitted on at most {cap} train rows (heads.{name}.max_train_rows): "
+                         f"its 'all' point is {cap} of the {len(train)} rows")  # fmt: skip
         points = []
         for k, rows_per_draw in subsets.items():
             correct, seconds = [], []
@@ -113,7 +117,7 @@ def learning_curves(
             points.append(
                 CurvePoint(
                     per_class=k,
-                    n_train=float(np.mean([len(r) for r in rows_per_draw])),
+                    n_train=float(np.mean([min(len(r), cap or len(r)) for r in rows_per_draw])),
                     accuracy=float(mean_correct.mean()),
                     ci=percentile_interval(resampled_mean(mean_correct, drawn), level),
                     draws=[float(c.mean()) for c in correct],

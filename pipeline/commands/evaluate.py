@@ -58,6 +58,7 @@ def run(
         },
         "fit_seconds": fit["fit_seconds"],
         "chosen": fit.get("chosen", {}),
+        "train_rows": {"fitted": fit.get("train_rows_fitted", fit.get("n_train")), "of": fit.get("n_train")},
         "predict_ms_per_image": 1000 * predict_seconds / len(X),
         "model_bytes": sum(f.stat().st_size for f in head_dir.iterdir() if f.is_file()),
     }

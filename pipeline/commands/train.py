@@ -35,7 +35,7 @@ def run(
         f"train {head.name}: {train.sum()} train rows, {valid.sum()} valid rows, {len(emb.classes)} classes",
         flush=True,
     )
-    _say_if_long(head, space or {}, X[train].shape, len(emb.classes), halving)
+    _say_if_long(head, space or {}, (int(train.sum()), emb.vectors.shape[1]), len(emb.classes), halving)
     start = time.perf_counter()
     eval_set = (X[valid], y[valid]) if valid.any() else None
     found = search(head, space or {}, X[train], y[train], eval_set, halving)

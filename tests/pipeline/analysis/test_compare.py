@@ -64,3 +64,10 @@ def test_holm_can_withhold_a_winner_a_single_test_would_name():
     assert raw_only, "some pair should be significant only before adjustment"
     assert all(p.winner is None for p in raw_only)
     assert all("not distinguishable" in p.verdict(0.95) for p in raw_only)
+
+
+def test_a_head_fitted_on_capped_rows_says_so_beside_its_choices():
+    from pipeline.analysis.compare import _capped
+
+    assert _capped({"fitted": 5000, "of": 60000}) == "5000 of 60000"
+    assert _capped({"fitted": 710, "of": 710}) == _capped(None) == _capped({"fitted": None, "of": None}) == ""

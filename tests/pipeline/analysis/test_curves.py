@@ -52,3 +52,13 @@ def test_a_size_as_large_as_the_biggest_class_is_the_whole_split():
                              seed=0, resamples=100, level=0.9)  # fmt: skip
     assert [p.per_class for p in result.heads["logreg"]] == [2, None]
     assert any("500 per class is the whole train split" in n for n in result.notes)
+
+
+def test_a_row_cap_shows_in_the_whole_split_point_and_a_note():
+    X, y, split = _data()
+    glmnet = make_head("glmnet", n_lambda=10, max_train_rows=100)
+    result = learning_curves({"glmnet": glmnet}, X, None, y, split, [2], draws=1, seed=0,
+                             resamples=100, level=0.9)  # fmt: skip
+    points = {p.per_class: p for p in result.heads["glmnet"]}
+    assert points[2].n_train == 8 and points[None].n_train == 100  # 100 of the 400 train rows
+    assert any("at most 100 train rows (heads.glmnet.max_train_rows)" in n for n in result.notes)
