@@ -25,7 +25,6 @@ import csv
 import os
 import shutil
 import subprocess
-import sys
 import time
 from multiprocessing import Pool
 from pathlib import Path
@@ -64,7 +63,9 @@ def make_images(root: Path, classes: int, per_class: int) -> None:
     start = time.perf_counter()
     with Pool(os.cpu_count()) as pool:
         pool.map(make_image, jobs, chunksize=500)
-    print(f"images: {len(jobs):,} of {classes} classes ready in {time.perf_counter() - start:.0f}s", flush=True)
+    print(
+        f"images: {len(jobs):,} of {classes} classes ready in {time.perf_counter() - start:.0f}s", flush=True
+    )
 
 
 def sh(cwd: Path, *args: str) -> None:
@@ -113,7 +114,9 @@ def run_stage(project: Path, stage: str, log: Path) -> dict:
     with open(log, "a") as out:
         out.write(f"\n===== {stage}\n")
         out.flush()
-        child = subprocess.Popen(["dvc", "repro", "--single-item", stage], cwd=project, stdout=out, stderr=out)
+        child = subprocess.Popen(
+            ["dvc", "repro", "--single-item", stage], cwd=project, stdout=out, stderr=out
+        )
         _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status):

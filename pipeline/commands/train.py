@@ -11,8 +11,8 @@ from ..artifacts.embeddings import load_embeddings
 from ..data.params import DataParams
 from ..figures.training import plot_lr_find
 from ..heads.base import Head
-from ..heads.registry import head_from_params, search_space
 from ..heads.halving import HalvingParams
+from ..heads.registry import head_from_params, search_space
 from ..heads.search import grid, projected_seconds, search
 from ..params import parse
 from .arguments import parse_stage
@@ -94,4 +94,6 @@ def main(argv: list[str] | None = None) -> None:
     space = search_space(args.head, params, head)
     halving = parse(HalvingParams, params.mapping("heads.halving"), "heads.halving")
     root = params.block("data", DataParams).root
-    run(head=head, embeddings_path=args.embeddings, data_root=root, out=args.out, space=space, halving=halving)
+    run(
+        head=head, embeddings_path=args.embeddings, data_root=root, out=args.out, space=space, halving=halving
+    )

@@ -342,4 +342,6 @@ class GlmnetHead(EmbeddingHead):
         self.deviance_ratio_, self.passes_ = state["deviance_ratio"], int(state["passes"])
         self.n_features_in_ = self.coef_.shape[1]
         self.converged_, self.path_note_ = bool(state["converged"]), str(state["path_note"])
-        self.fitted_rows_ = int(state["fitted_rows"]) if "fitted_rows" in state else None  # saved before the cap
+        self.fitted_rows_ = (
+            int(state["fitted_rows"]) if "fitted_rows" in state else None
+        )  # saved before the cap

@@ -47,7 +47,11 @@ class Search:
     halving: dict | None = None  # the rungs' train rows, when the search halved
 
     def to_json(self) -> dict:
-        out = {"rule": selection.RULE, "chosen": self.chosen, "candidates": [vars(c) for c in self.candidates]}
+        out = {
+            "rule": selection.RULE,
+            "chosen": self.chosen,
+            "candidates": [vars(c) for c in self.candidates],
+        }
         return out | ({"halving": self.halving} if self.halving else {})
 
 
@@ -109,8 +113,10 @@ def search(
         last = rung == len(rungs) - 1
         take = slice(None) if last else np.sort(order[:rows])
         X_rung, y_rung = X[take], y[take]
-        trials = (shared(combos, X, y, eval_set[0]) if shared is not None
-                  else _one_at_a_time(template, [combos[i] for i in alive], X_rung, y_rung, eval_set))  # fmt: skip
+        if shared is not None:
+            trials = shared(combos, X, y, eval_set[0])
+        else:
+            trials = _one_at_a_time(template, [combos[i] for i in alive], X_rung, y_rung, eval_set)
         scores, best_head, best_i = {}, None, None
         for i, (params, outcome, seconds, head) in zip(alive, trials, strict=True):
             earlier = candidates[i]
