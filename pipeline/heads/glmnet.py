@@ -214,8 +214,8 @@ class GlmnetHead(EmbeddingHead):
         self.seed = seed
 
     def projected_seconds(self, rows: int, classes: int, features: int) -> float:
-        """A rough forecast of one fit's seconds (see SECONDS_PER_CELL), the row cap applied."""
-        return self.SECONDS_PER_CELL * min(rows, self.max_train_rows or rows) * classes * features
+        """A rough forecast of one fit's seconds on `rows` rows (see SECONDS_PER_CELL)."""
+        return self.SECONDS_PER_CELL * rows * classes * features
 
     @validated_fit
     def fit(self, X, y, eval_set=None):
@@ -342,6 +342,5 @@ class GlmnetHead(EmbeddingHead):
         self.deviance_ratio_, self.passes_ = state["deviance_ratio"], int(state["passes"])
         self.n_features_in_ = self.coef_.shape[1]
         self.converged_, self.path_note_ = bool(state["converged"]), str(state["path_note"])
-        self.fitted_rows_ = (
-            int(state["fitted_rows"]) if "fitted_rows" in state else None
-        )  # saved before the cap
+        saved_rows = state.get("fitted_rows")  # None: saved before max_train_rows existed
+        self.fitted_rows_ = None if saved_rows is None else int(saved_rows)
