@@ -3,7 +3,8 @@
 For each size k, each draw takes k train images of every class (all of a class that has
 fewer); the draws are nested (a draw's 5 per class hold its 2 per class) and the same for
 every head, so curves differ by the heads alone. Each head keeps the values train chose for
-it on the whole split (not searched again per size). The valid split stays whole (early
+it on the whole split (not searched again per size), and the whole split's point is the
+head train fitted, not a second fit of it. The valid split stays whole (early
 stopping and glmnet's lambda see what they would in production); so does the test split.
 A point's interval is the paired bootstrap over test rows of its accuracy averaged over the
 draws, the same resamples for every point and head.
@@ -36,7 +37,7 @@ class CurvePoint(Result):
     accuracy: float  # test accuracy averaged over the draws
     ci: tuple[float, float]
     draws: list[float]  # each draw's test accuracy
-    fit_seconds: float  # fit and test predictions, averaged over the draws
+    fit_seconds: float | None  # fit and test predictions, averaged over the draws; None: train's fit
 
 
 @dataclass
@@ -73,31 +74,31 @@ def learning_curves(
     resamples: int,
     level: float,
 ) -> CurvesResult:
-    """Every head (unfitted templates) at every size, each reading what it reads of every row
-    (`vectors`, or `images`)."""
+    """Every head as train fitted it, at every size, each reading what it reads of every row
+    (`vectors`, or `images`): each draw fits a clone of the head (train's values, unfitted),
+    and the whole split's point is the head itself, so nothing is fitted twice."""
     train, valid, test = (np.flatnonzero(split == s) for s in ("train", "valid", "test"))
-    per_class_max = np.bincount(labels[train]).max()
+    per_class_max = np.unique(labels[train], return_counts=True)[1].max()
     notes = [f"{k} per class is the whole train split (no class has more than {per_class_max}): "
              "shown as 'all' only" for k in sizes if k >= per_class_max]  # fmt: skip
     sizes = sorted(k for k in sizes if k < per_class_max)
     subsets = {
         k: [train[rows] for rows in d] for k, d in nested_draws(labels[train], sizes, draws, seed).items()
     }
-    subsets[None] = [train]  # the whole split: one draw is all there is
     drawn = Resamples(len(test), resamples, seed)  # the same for every head and size
     result: dict[str, list[CurvePoint]] = {}
-    for name, template in heads.items():
-        X = template.pick_inputs(vectors, images)
+    for name, fitted in heads.items():
+        X = fitted.pick_inputs(vectors, images)
         eval_set = (X[valid], labels[valid]) if len(valid) else None
-        cap = getattr(template, "max_train_rows", None)  # glmnet's row cap applies here as in train
-        if cap is not None and cap < len(train):
-            notes.append(f"{name} is fitted on at most {cap} train rows (heads.{name}.max_train_rows): "
-                         f"its 'all' point is {cap} of the {len(train)} rows")  # fmt: skip
+        if fitted.rows_fitted(len(train)) < len(train):
+            notes.append(f"{name} is fitted on at most {fitted.rows_fitted(len(train))} train rows "
+                         f"(heads.{name}.max_train_rows): its 'all' point is that many of the "
+                         f"{len(train)} rows")  # fmt: skip
         points = []
         for k, rows_per_draw in subsets.items():
             correct, seconds = [], []
             for d, rows in enumerate(rows_per_draw, start=1):
-                head = clone(template)
+                head = clone(fitted)
                 start = time.perf_counter()
                 try:
                     head.fit(X[rows], labels[rows], eval_set=eval_set)
@@ -109,21 +110,30 @@ def learning_curves(
                 correct.append(predicted == labels[test])
                 log.info(
                     "curves: %s, %s per class, draw %d/%d (%d rows): accuracy %.3f, %.1fs",
-                    name, k or "all", d, len(rows_per_draw), len(rows), correct[-1].mean(), seconds[-1],
+                    name, k, d, len(rows_per_draw), len(rows), correct[-1].mean(), seconds[-1],
                 )  # fmt: skip
-            if len(correct) < len(rows_per_draw):
-                continue
-            mean_correct = np.mean(correct, axis=0)  # per test row, over the draws
-            points.append(
-                CurvePoint(
-                    per_class=k,
-                    n_train=float(np.mean([min(len(r), cap or len(r)) for r in rows_per_draw])),
-                    accuracy=float(mean_correct.mean()),
-                    ci=percentile_interval(resampled_mean(mean_correct, drawn), level),
-                    draws=[float(c.mean()) for c in correct],
-                    fit_seconds=float(np.mean(seconds)),
-                )
-            )
+            if len(correct) == len(rows_per_draw):
+                n_train = float(np.mean([head.rows_fitted(len(r)) for r in rows_per_draw]))
+                points.append(_point(k, n_train, correct, float(np.mean(seconds)), drawn, level))
+        whole = fitted.predict(X[test]) == labels[test]
+        points.append(_point(None, fitted.rows_fitted(len(train)), [whole], None, drawn, level))
+        log.info("curves: %s, all train rows (train's fit): accuracy %.3f", name, whole.mean())
         result[name] = points
     n_classes = len(np.unique(labels))
     return CurvesResult(len(test), n_classes, draws, resamples, level, result, notes)
+
+
+def _point(
+    per_class: int | None, n_train: float, correct: list[np.ndarray], seconds: float | None,
+    drawn: Resamples, level: float,
+) -> CurvePoint:  # fmt: skip
+    """One point from each draw's per-test-row correctness."""
+    mean_correct = np.mean(correct, axis=0)  # per test row, over the draws
+    return CurvePoint(
+        per_class=per_class,
+        n_train=float(n_train),
+        accuracy=float(mean_correct.mean()),
+        ci=percentile_interval(resampled_mean(mean_correct, drawn), level),
+        draws=[float(c.mean()) for c in correct],
+        fit_seconds=seconds,
+    )

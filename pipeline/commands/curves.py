@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sklearn.base import clone
-
 from ..analysis.curves import CurvesResult, learning_curves
 from ..artifacts.embeddings import load_embeddings
 from ..data.params import DataParams
@@ -45,7 +43,7 @@ def run(
         heads,
         emb.vectors,
         emb.images(data_root),
-        emb.labels,
+        emb.label_names,  # what train's heads predict
         emb.split,
         params.per_class,
         params.draws,
@@ -64,10 +62,10 @@ def run(
 
 
 def curve_heads(params: Params, include_finetune: bool, heads_template: str) -> dict[str, Head]:
-    """The enabled heads that learn from embeddings (and finetune where asked for), unfitted,
-    with the values train chose for them on the valid split (`heads_template` holds `{head}`)."""
+    """The enabled heads that learn from embeddings (and finetune where asked for), as train
+    fitted them with the values it chose on the valid split (`heads_template` holds `{head}`)."""
     names = [n for n in enabled_heads(params.mapping("heads")) if n != "finetune" or include_finetune]
-    heads = {name: clone(load_head(heads_template.format(head=name))) for name in names}
+    heads = {name: load_head(heads_template.format(head=name)) for name in names}
     return dict(sorted(heads.items(), key=lambda kv: isinstance(kv[1], ImageHead)))  # cheap ones first
 
 

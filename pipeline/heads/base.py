@@ -104,6 +104,10 @@ class Head(ClassifierMixin, BaseEstimator):
         """JSON-ready facts about the fit (chosen lambda, epochs run, ...)."""
         return {}
 
+    def rows_fitted(self, rows: int) -> int:
+        """Of `rows` train rows handed to `fit`, how many it fits on (all, unless capped)."""
+        return rows
+
     def chosen_in_fit(self) -> dict:
         """What `fit` itself chose on the validation rows (glmnet's lambda, the MLP's epoch)."""
         return {}

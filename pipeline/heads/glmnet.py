@@ -217,6 +217,9 @@ class GlmnetHead(EmbeddingHead):
         """A rough forecast of one fit's seconds on `rows` rows (see SECONDS_PER_CELL)."""
         return self.SECONDS_PER_CELL * rows * classes * features
 
+    def rows_fitted(self, rows: int) -> int:
+        return min(rows, self.max_train_rows or rows)
+
     @validated_fit
     def fit(self, X, y, eval_set=None):
         X, y = validate_data(self, X, y, dtype=np.float64)

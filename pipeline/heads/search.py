@@ -102,7 +102,7 @@ def search(
     # A head that can score every candidate from work shared between them (k-NN) says so:
     # one pass on every row then, nothing to halve.
     shared = getattr(template, "validation_probas", None) if len(combos) > 1 else None
-    rows = _rows_fitted(template, len(y))
+    rows = template.rows_fitted(len(y))
     rungs = halving.rungs(len(combos), rows) if halving is not None and shared is None else [len(y)]
     if len(rungs) > 1:
         rungs[-1] = len(y)  # the last rung hands the head every row (a head that caps its rows caps them)
@@ -174,18 +174,13 @@ def projected_seconds(
     if forecast is None:
         return None
     alive = len(grid(space))
-    rows = _rows_fitted(template, rows)
+    rows = template.rows_fitted(rows)
     rungs = halving.rungs(alive, rows) if halving is not None else [rows]
     total = 0.0
     for rung_rows in rungs:
         total += alive * forecast(rung_rows, classes, features)
         alive = halving.survivors(alive) if halving is not None else alive
     return total
-
-
-def _rows_fitted(template: Head, rows: int) -> int:
-    """The train rows a fit of `template` uses: all, or its own cap (glmnet's max_train_rows)."""
-    return min(rows, getattr(template, "max_train_rows", None) or rows)
 
 
 def _one_at_a_time(template: Head, combos: list[dict], X, y, eval_set) -> Iterator[tuple]:

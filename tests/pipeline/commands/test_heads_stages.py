@@ -152,7 +152,7 @@ def test_curves_stage_uses_the_enabled_embedding_heads_as_train_chose_them(tmp_p
         train.run(head=head, embeddings_path=embeddings, data_root="unused", out=tmp_path / "heads" / name)
     heads = curves.curve_heads(Params.load(path), False, str(tmp_path / "heads" / "{head}"))
     assert list(heads) == ["knn", "logreg"]  # finetune only when asked for
-    assert heads["logreg"].C == 0.02 and not hasattr(heads["logreg"], "model_")  # unfitted, train's values
+    assert heads["logreg"].C == 0.02 and hasattr(heads["logreg"], "model_")  # as train fitted it
     result = curves.run(
         heads=heads,
         params=CurvesParams(per_class=[2, 5], draws=2, resamples=100),
