@@ -1,7 +1,7 @@
 """Benchmark: the feature store at scale, against the disk it sits on, from one run.
 
-    python bench/scale.py [--parts store,images] [--n 1000000] [--dim 2048] [--big-n 10000000]
-                          [--big-dim 16] [--images 10000,100000] [--dir DIR]
+    python bench/scale.py [--parts store,images,plan] [--n 1000000] [--dim 2048] [--big-n 10000000]
+                          [--big-dim 16] [--images 10000,100000] [--plan-n 1000000] [--dir DIR]
 
 1. The disk: a file of the size the put test writes, written sequentially and fsynced (MB/s).
 2. put: one writer storing `dim`-d float32 vectors in batches of 256, publish included
@@ -22,6 +22,11 @@
    start and stop) and a rate per image.
    `--images 10000,1000000` embeds a million images (40 minutes on 2 cores, 3 GB of PNGs);
    part 3 is the store alone at 1M and 10M vectors.
+5. The driver's plan (`--parts plan --plan-n 1000000`): N tiny distinct files, planned against
+   an empty store in a fresh process, measured with tracemalloc (Python and numpy
+   allocations): the peak while planning and what the plan holds afterwards, per image
+   (target < 0.5 KB), for the three ways a plan learns keys: none known (every file left for
+   the decoders to hash), every key from the hash cache (a re-run), keys given (the pipeline).
 """
 
 from __future__ import annotations
@@ -167,6 +172,52 @@ def embed_images(folder: str, store: str, engine: str) -> dict:
     }
 
 
+def make_files(folder: Path, n: int) -> list[str]:
+    """n distinct 8-byte files, 1,000 to a folder: planning stats them, nothing decodes them."""
+    paths = []
+    for i in range(n):
+        path = folder / f"{i // 1000:04d}" / f"{i:07d}.png"
+        if i % 1000 == 0:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(i.to_bytes(8, "little"))
+        paths.append(str(path))
+    return paths
+
+
+def plan_memory(folder: str, store: str, how: str) -> dict:
+    """In a fresh process: plan every file under `folder` against `store` (keys learned `how`),
+    tracemalloc's peak and what the plan still holds, the listing itself not counted."""
+    import tracemalloc
+
+    from features.extract import plan_extraction
+    from features.hash_cache import hash_files
+
+    paths = sorted(str(p) for p in Path(folder).rglob("*.png"))
+    target = FeatureStore(store)
+    keys = hash_files(paths, target.hash_cache() if how == "cache" else None)[0] if how != "none" else None
+    tracemalloc.start()
+    start = time.perf_counter()
+    plan = plan_extraction(paths, target, "f" * 16, keys if how == "given" else None)
+    seconds = time.perf_counter() - start
+    held, peak = tracemalloc.get_traced_memory()
+    return {"n": len(paths), "peak": peak, "held": held, "seconds": seconds, "todo": len(plan.todo)}
+
+
+def bench_plan(base: Path, n: int) -> None:
+    start = time.perf_counter()
+    make_files(base / "files", n)
+    print(f"plan: {n:,} files made in {time.perf_counter() - start:.0f}s", flush=True)
+    ways = (("none", "no key known"), ("cache", "keys from the hash cache"), ("given", "keys given"))
+    for how, label in ways:
+        got = in_fresh_process("_plan", str(base / "files"), str(base / f"store-{how}"), how)
+        print(
+            f"plan of {got['n']:,} files, {label}: peak {got['peak'] / got['n']:.0f} B per image, "
+            f"held {got['held'] / got['n']:.0f} B per image (target < 500) | {got['seconds']:.1f}s, "
+            f"{got['todo']:,} to decode",
+            flush=True,
+        )
+
+
 def bench_images(base: Path, sizes: list[int]) -> None:
     rates, times = {}, {}
     for n in sizes:
@@ -221,15 +272,19 @@ def main() -> None:
     if sys.argv[1:2] == ["_lookup"]:
         print(json.dumps(lookup(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))))
         return
+    if sys.argv[1:2] == ["_plan"]:
+        print(json.dumps(plan_memory(*sys.argv[2:5])))
+        return
     if sys.argv[1:2] == ["_embed"]:
         print(json.dumps(embed_images(*sys.argv[2:5])))
         return
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--parts", default="store,images", help="store, images, or both")
+    parser.add_argument("--parts", default="store,images", help="store, images, plan: any of them")
     parser.add_argument("--images", default="10000,100000", help="synthetic image counts, smallest first")
     parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--plan-n", type=int, default=1_000_000, help="files the plan part plans")
     parser.add_argument("--dim", type=int, default=2048)
     parser.add_argument("--big-n", type=int, default=10_000_000)
     parser.add_argument("--big-dim", type=int, default=16)
@@ -245,6 +300,8 @@ def main() -> None:
             bench_store(base, args)
         if "images" in parts:
             bench_images(base, [int(n) for n in args.images.split(",")])
+        if "plan" in parts:
+            bench_plan(base, args.plan_n)
     finally:
         shutil.rmtree(base, ignore_errors=True)
 

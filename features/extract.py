@@ -21,8 +21,8 @@ from tqdm.auto import tqdm
 from .exceptions import StoreError
 from .extractor import Extractor
 from .failures import Failure
-from .hash_cache import FileState, hash_files, lookup_files
-from .keys import SortedKeys, to_raw
+from .hash_cache import FileState, hash_files, hex_or_blank, lookup_files
+from .keys import KEY_BYTES, SortedKeys, sort_order, to_raw
 from .loader import ImageTransform, Reindexed, default_num_workers, make_loader
 from .store import FeatureStore, MissingVectors, StoreWriter, read_only
 
@@ -57,28 +57,47 @@ class Plan:
 
     `todo` holds the position of each distinct known key the store lacks, and of each file
     in `stale`, whose key its decoder learns from the bytes it reads (the hash cache did not
-    know it unchanged). Nothing here changes while the engines run.
+    know it unchanged). Nothing here changes while the engines run. Held in arrays beside the
+    caller's own listing (not copied): about 120 bytes per image at most.
     """
 
     fingerprint: str
-    paths: list[str]
-    keys: list[str]  # "" where not known yet, or the file cannot be read
-    todo: list[int]
-    stale: dict[int, FileState]  # position -> the file's state when planned
-    planned: list[str]  # the distinct keys known when planned
+    paths: Sequence[str | os.PathLike]  # the caller's listing
+    raw: np.ndarray  # (n, 32) uint8 keys; zero rows where `known` is False
+    known: np.ndarray  # (n,) bool: the key is known (given, or vouched for by the hash cache)
+    todo: np.ndarray  # sorted positions to decode
+    stale: np.ndarray  # sorted positions whose key the decoders learn from the bytes
+    states: np.ndarray  # (len(stale), 4) int64: each one's FileState when planned
+    planned: SortedKeys  # the distinct keys known when planned
     reused: int  # of those, how many the store holds
     unreadable: list[Failure]  # files that could not even be stat-ed
 
+    def path(self, position: int) -> str:
+        return os.fspath(self.paths[position])
+
+    def keys_at(self, positions: Sequence[int]) -> list[str]:
+        """Hex keys known when planned, "" where not known."""
+        rows = np.asarray(positions, np.int64)
+        return hex_or_blank(self.raw[rows], self.known[rows])
+
+    def is_stale(self, positions: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Which of `positions` are in `stale` (bool mask)."""
+        if not len(self.stale):
+            return np.zeros(len(positions), bool)
+        at = np.searchsorted(self.stale, positions)
+        return (at < len(self.stale)) & (self.stale[np.minimum(at, len(self.stale) - 1)] == positions)
+
+    def stale_states(self) -> Iterator[tuple[int, FileState]]:
+        return zip(self.stale.tolist(), map(tuple, self.states.tolist()), strict=True)
+
     def empty_report(self) -> ExtractionReport:
         """The report before any batch: what planning counted (reuse, unreadable files)."""
-        return ExtractionReport(
-            self.fingerprint, list(self.keys), reused=self.reused, failures=list(self.unreadable)
-        )
+        keys = hex_or_blank(self.raw, self.known)
+        return ExtractionReport(self.fingerprint, keys, reused=self.reused, failures=list(self.unreadable))
 
     def known_keys(self, store: FeatureStore) -> tuple[SortedKeys, SortedKeys]:
         """What `Claims` starts from: the keys stored, and those this plan knew already."""
-        planned = SortedKeys(to_raw(sorted(self.planned)))  # hex order is byte order
-        return store.stored_keys(self.fingerprint), planned
+        return store.stored_keys(self.fingerprint), self.planned
 
 
 def plan_extraction(
@@ -92,39 +111,49 @@ def plan_extraction(
     A store this process cannot write is planned without decoding: the files the cache cannot
     vouch for are hashed first, and if any image has no vector the plan stops there, before
     a single image is decoded (StoreError naming the store)."""
-    paths = [str(p) for p in paths]
     unreadable: list[Failure] = []
-    stale: dict[int, FileState] = {}
-    writable = store.writable
+    stale, states = np.empty(0, np.int64), np.empty((0, 4), np.int64)
     if keys is None:
         found = lookup_files(paths, store.hash_cache())
-        keys, stale = found.keys, found.stale
-        unreadable = [Failure(paths[i], reason) for i, reason in found.unreadable.items()]
-        if stale and not writable:
-            hashed, failed = hash_files([paths[i] for i in stale])
-            for position, key in zip(stale, hashed, strict=True):
-                keys[position] = key
-            unreadable += [Failure(paths[list(stale)[i]], reason) for i, reason in failed.items()]
-            stale = {}
-    first_position: dict[str, int] = {}
-    for position, key in enumerate(keys):
-        if key:
-            first_position.setdefault(key, position)
-    unique = list(first_position)
-    present = store.contains(fingerprint, unique)
-    todo = [first_position[key] for key, have in zip(unique, present, strict=True) if not have]
-    if todo and not writable:
+        raw, known = found.raw, found.known
+        stale, states = found.stale, found.states
+        unreadable = [Failure(os.fspath(paths[i]), reason) for i, reason in found.unreadable.items()]
+        if len(stale) and not store.writable:
+            hashed, failed = hash_files([os.fspath(paths[i]) for i in stale])
+            ok = [j for j, key in enumerate(hashed) if key]
+            raw[stale[ok]], known[stale[ok]] = to_raw([hashed[j] for j in ok]), True
+            unreadable += [Failure(os.fspath(paths[stale[j]]), reason) for j, reason in failed.items()]
+            stale, states = stale[:0], states[:0]
+    else:
+        if len(keys) != len(paths):
+            raise ValueError(f"{len(keys)} keys given for {len(paths)} paths")
+        raw, known = raw_keys(keys)
+    first, planned = first_of_each(raw, known)
+    present = store.contains(fingerprint, planned.raw)
+    todo = np.sort(np.concatenate([first[~present], stale]))
+    if len(todo) and not store.writable:
         raise StoreError(f"{read_only(store.path)}. {len(todo)} of these images have no vector in it")
-    return Plan(
-        fingerprint,
-        paths,
-        list(keys),
-        sorted(todo + list(stale)),
-        stale,
-        unique,
-        int(present.sum()),
-        unreadable,
-    )
+    return Plan(fingerprint, paths, raw, known, todo, stale, states, planned, int(present.sum()), unreadable)
+
+
+def raw_keys(keys: Sequence[str], chunk: int = 65_536) -> tuple[np.ndarray, np.ndarray]:
+    """(n, 32) raw keys and a mask of those given ("" is not), decoded a chunk at a time."""
+    raw, known = np.zeros((len(keys), KEY_BYTES), np.uint8), np.zeros(len(keys), bool)
+    for start in range(0, len(keys), chunk):
+        rows = [start + i for i, key in enumerate(keys[start : start + chunk]) if key]
+        raw[rows], known[rows] = to_raw([keys[i] for i in rows]), True
+    return raw, known
+
+
+def first_of_each(raw: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, SortedKeys]:
+    """The position of the first file of each distinct known key, and those keys, both in key order."""
+    positions = np.flatnonzero(known)
+    order = sort_order(raw[positions])  # stable: equal keys keep their files' order
+    keys = raw[positions[order]]
+    words = keys.view(np.uint64)  # (n, 4): compared a word at a time
+    starts = np.ones(len(keys), bool)
+    starts[1:] = (words[1:] != words[:-1]).any(axis=1)
+    return positions[order[starts]], SortedKeys(keys[starts])
 
 
 class Verdict(str, enum.Enum):
@@ -182,15 +211,15 @@ class Recorder:
         self.keys = self.report.keys  # filled in as the decoders hash the stale files
 
     def record(self, batch: EmbeddedBatch) -> None:
-        report, paths = self.report, self.plan.paths
+        report, path = self.report, self.plan.path
         for position, key in batch.learned.items():
             self.keys[position] = key
         for position, reason in batch.failures:
-            report.failures.append(Failure(paths[position], str(reason), self.keys[position]))
+            report.failures.append(Failure(path(position), str(reason), self.keys[position]))
         report.reused += batch.verdicts.count(Verdict.STORED)
         done = batch.embedded
         if done:
-            written = [paths[p] for p in done] if self.with_paths else None
+            written = [path(p) for p in done] if self.with_paths else None
             self.writer.put([self.keys[p] for p in done], batch.vectors, written)
             report.computed += len(done)
         self.bar.update(len(batch.positions) + len(batch.failures))
@@ -198,8 +227,8 @@ class Recorder:
 
     def finish(self, store: FeatureStore) -> ExtractionReport:
         store.add_failures([f for f in self.report.failures if f.key])
-        stale, paths = self.plan.stale, self.plan.paths
-        learned = [(paths[p], *state, self.keys[p]) for p, state in stale.items() if self.keys[p]]
+        plan = self.plan
+        learned = [(plan.path(p), *state, self.keys[p]) for p, state in plan.stale_states() if self.keys[p]]
         store.hash_cache().remember(learned)
         return self.report
 
@@ -243,7 +272,7 @@ def extract(
     """
     start = time.perf_counter()
     plan = plan_extraction(paths, store, extractor.fingerprint, keys)
-    if not plan.todo:
+    if not len(plan.todo):
         report = plan.empty_report()
     else:
         workers = default_num_workers(extractor.device) if num_workers is None else num_workers
@@ -270,22 +299,22 @@ def local_batches(
 ) -> Iterator[EmbeddedBatch]:
     """This machine's engine: DataLoader workers decode (and hash the stale files), the
     network runs on what is new."""
-    todo = plan.todo
+    todo = plan.todo.tolist()
     loader = make_loader(
-        [plan.paths[i] for i in todo],
+        [plan.path(i) for i in todo],
         extractor.backbone.preprocessing,
         batch_size,
         num_workers,
         pin_memory=extractor.device.type == "cuda",
         transform=Reindexed(transform, todo) if transform else None,
-        hash=[row for row, position in enumerate(todo) if position in plan.stale],
+        hash=plan.is_stale(plan.todo),
     )
-    claims = Claims(*plan.known_keys(store)) if plan.stale else None
+    claims = Claims(*plan.known_keys(store)) if len(plan.stale) else None
     for batch in loader:
         learned = {todo[row]: key for row, key in batch.keys.items()}
         positions = [todo[row] for row in batch.positions]
         verdicts = [Verdict.EMBED] * len(positions)
-        hashed = [i for i, position in enumerate(positions) if position in plan.stale]
+        hashed = np.flatnonzero(plan.is_stale(positions)).tolist() if positions else []
         if hashed:  # files the plan did not know: their bytes may be stored, or repeated in this run
             asked = claims.claim([learned[positions[i]] for i in hashed], [positions[i] for i in hashed])
             for i, verdict in zip(hashed, asked, strict=True):
@@ -309,7 +338,8 @@ def _published_since(
     embed = [i for i, verdict in enumerate(verdicts) if verdict is Verdict.EMBED]
     if not embed:
         return
-    keys = [learned.get(positions[i]) or plan.keys[positions[i]] for i in embed]
+    planned = plan.keys_at([positions[i] for i in embed])
+    keys = [learned.get(positions[i]) or key for i, key in zip(embed, planned, strict=True)]
     for i, have in zip(embed, store.contains(plan.fingerprint, keys), strict=True):
         if have:
             verdicts[i] = Verdict.STORED

@@ -30,12 +30,17 @@ def to_raw(keys: Sequence[str]) -> np.ndarray:
     return np.frombuffer(raw, np.uint8).reshape(len(keys), KEY_BYTES)
 
 
-def to_hex(raw: np.ndarray) -> list[str]:
-    """Lower-case hex strings from (n, 32) uint8 keys."""
+def to_hex(raw: np.ndarray, chunk: int = 65_536) -> list[str]:
+    """Lower-case hex strings from (n, 32) uint8 keys, a chunk at a time: beyond the strings
+    themselves, memory does not grow with n (numpy's str dtype takes 4 bytes a character)."""
     raw = np.ascontiguousarray(raw, dtype=np.uint8)
-    chars = np.empty((len(raw), 2 * KEY_BYTES), np.uint8)
-    chars[:, 0::2], chars[:, 1::2] = _HEX[raw >> 4], _HEX[raw & 15]
-    return chars.view(f"S{2 * KEY_BYTES}").ravel().astype(str).tolist()
+    out: list[str] = []
+    for start in range(0, len(raw), chunk):
+        part = raw[start : start + chunk]
+        chars = np.empty((len(part), 2 * KEY_BYTES), np.uint8)
+        chars[:, 0::2], chars[:, 1::2] = _HEX[part >> 4], _HEX[part & 15]
+        out += chars.view(f"S{2 * KEY_BYTES}").ravel().astype(str).tolist()
+    return out
 
 
 def prefix(raw: np.ndarray) -> np.ndarray:

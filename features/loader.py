@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
@@ -43,7 +44,7 @@ class ImageDataset(Dataset):
     `transform(image, position)` alters the image at the network's input size, after the
     resize and centre crop (corruptions, as ImageNet-C corrupts its 224-pixel crops);
     `to_tensor` replaces the deterministic resize and crop instead (training augmentation).
-    The files at positions in `hash` are hashed from the bytes decoded, so each is read once;
+    The files where the mask `hash` is True are hashed from the bytes decoded, so each is read once;
     the key comes back even when the bytes do not decode ("" when the file cannot be read).
     """
 
@@ -53,7 +54,7 @@ class ImageDataset(Dataset):
         preprocessing: Preprocessing,
         transform: ImageTransform | None = None,
         to_tensor: Callable[[Image.Image], torch.Tensor] | None = None,
-        hash: Collection[int] = (),
+        hash: np.ndarray | None = None,
     ):
         if transform is not None and to_tensor is not None:
             raise ValueError("give transform (evaluation inputs) or to_tensor (training inputs), not both")
@@ -61,13 +62,13 @@ class ImageDataset(Dataset):
         self.preprocessing = preprocessing
         self.transform = transform
         self.to_tensor = to_tensor or preprocessing.to_uint8
-        self.hash = frozenset(hash)
+        self.hash = np.zeros(len(self.paths), bool) if hash is None else np.asarray(hash, bool)
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, position: int):
-        read = read_keyed(self.paths[position], position in self.hash)
+        read = read_keyed(self.paths[position], bool(self.hash[position]))
         if read.image is None:
             return position, None, read.error, read.key
         if self.transform is not None:
@@ -104,7 +105,7 @@ def make_loader(
     num_workers: int,
     pin_memory: bool = False,
     transform: ImageTransform | None = None,
-    hash: Collection[int] = (),
+    hash: np.ndarray | None = None,
 ) -> DataLoader:
     return DataLoader(
         ImageDataset(paths, preprocessing, transform, hash=hash),

@@ -122,11 +122,12 @@ class FeatureStore:
         raw = self.stored_keys(fingerprint).raw
         return int(len(raw) and 1 + (raw[1:] != raw[:-1]).any(axis=1).sum())
 
-    def contains(self, fingerprint: str, keys: Sequence[str]) -> np.ndarray:
-        """Boolean mask: which of `keys` have a vector under `fingerprint`."""
+    def contains(self, fingerprint: str, keys: Sequence[str] | np.ndarray) -> np.ndarray:
+        """Boolean mask: which of `keys` (hex, or (n, 32) raw bytes) have a vector under `fingerprint`."""
+        raw = keys if isinstance(keys, np.ndarray) else None
         if self._v1:
-            return self._v1.contains(fingerprint, keys)
-        return self._locate(fingerprint, to_raw(keys))[0] >= 0
+            return self._v1.contains(fingerprint, keys if raw is None else to_hex(raw))
+        return self._locate(fingerprint, to_raw(keys) if raw is None else raw)[0] >= 0
 
     def get(self, fingerprint: str, keys: Sequence[str]) -> np.ndarray:
         """Vectors for `keys` in their order; raises MissingVectors (a KeyError) naming absent

@@ -90,7 +90,7 @@ def check_candidates(
     paths = [str(root / c.path) for c in candidates]
     cache = store.hash_cache() if store else None
     found = lookup_files(paths, cache)  # stat only: keys of the files the cache knows unchanged
-    keys, reasons = found.keys, dict(found.unreadable)
+    keys, reasons = found.hex_keys(), dict(found.unreadable)
     known = _known(store, keys)
     reasons.update((i, why) for i, why in known.items() if why)
     to_read = [i for i in range(len(paths)) if i not in found.unreadable and i not in known]
@@ -99,7 +99,7 @@ def check_candidates(
         if why:
             reasons[i] = why
     if cache:
-        cache.remember([(paths[i], *state, keys[i]) for i, state in found.stale.items() if keys[i]])
+        cache.remember([(paths[i], *state, keys[i]) for i, state in found.stale_states() if keys[i]])
     items, excluded = [], []
     for i, candidate in enumerate(candidates):
         if i in reasons:
