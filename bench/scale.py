@@ -126,15 +126,21 @@ def report_store(label: str, path: Path, n: int, seed: int) -> None:
     )
 
 
+def numbered(folder: Path, n: int):
+    """(i, path) for n files named by their index, 1,000 to a folder (made as they are reached)."""
+    for i in range(n):
+        path = folder / f"{i // 1000:04d}" / f"{i:07d}.png"
+        if i % 1000 == 0:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        yield i, path
+
+
 def make_images(folder: Path, n: int) -> list[Path]:
     """Image i is a function of i alone: a smooth random picture seeded by i."""
     from PIL import Image
 
     paths = []
-    for i in range(n):
-        path = folder / f"{i // 1000:04d}" / f"{i:07d}.png"
-        if i % 1000 == 0:
-            path.parent.mkdir(parents=True, exist_ok=True)
+    for i, path in numbered(folder, n):
         coarse = np.random.default_rng(i).integers(0, 256, size=(4, 5, 3), dtype=np.uint8)
         Image.fromarray(coarse).resize((48, 40), Image.BILINEAR).save(path, compress_level=1)
         paths.append(path)
@@ -172,16 +178,10 @@ def embed_images(folder: str, store: str, engine: str) -> dict:
     }
 
 
-def make_files(folder: Path, n: int) -> list[str]:
-    """n distinct 8-byte files, 1,000 to a folder: planning stats them, nothing decodes them."""
-    paths = []
-    for i in range(n):
-        path = folder / f"{i // 1000:04d}" / f"{i:07d}.png"
-        if i % 1000 == 0:
-            path.parent.mkdir(parents=True, exist_ok=True)
+def make_files(folder: Path, n: int) -> None:
+    """n distinct 8-byte files: planning stats them, nothing decodes them."""
+    for i, path in numbered(folder, n):
         path.write_bytes(i.to_bytes(8, "little"))
-        paths.append(str(path))
-    return paths
 
 
 def plan_memory(folder: str, store: str, how: str) -> dict:

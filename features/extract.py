@@ -21,8 +21,8 @@ from tqdm.auto import tqdm
 from .exceptions import StoreError
 from .extractor import Extractor
 from .failures import Failure
-from .hash_cache import FileState, hash_files, hex_or_blank, lookup_files
-from .keys import KEY_BYTES, SortedKeys, sort_order, to_raw
+from .hash_cache import FileState, hash_files, lookup_files, stale_states
+from .keys import KEY_BYTES, SortedKeys, hex_or_blank, sort_order, to_raw
 from .loader import ImageTransform, Reindexed, default_num_workers, make_loader
 from .store import FeatureStore, MissingVectors, StoreWriter, read_only
 
@@ -88,7 +88,7 @@ class Plan:
         return (at < len(self.stale)) & (self.stale[np.minimum(at, len(self.stale) - 1)] == positions)
 
     def stale_states(self) -> Iterator[tuple[int, FileState]]:
-        return zip(self.stale.tolist(), map(tuple, self.states.tolist()), strict=True)
+        return stale_states(self.stale, self.states)
 
     def empty_report(self) -> ExtractionReport:
         """The report before any batch: what planning counted (reuse, unreadable files)."""

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from .hashing import sha256_file, unreadable
-from .keys import KEY_BYTES, to_hex, to_raw
+from .keys import KEY_BYTES, hex_or_blank, to_raw
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +156,12 @@ class Lookup:
         return hex_or_blank(self.raw, self.known)
 
     def stale_states(self) -> Iterator[tuple[int, FileState]]:
-        return zip(self.stale.tolist(), map(tuple, self.states.tolist()), strict=True)
+        return stale_states(self.stale, self.states)
+
+
+def stale_states(stale: np.ndarray, states: np.ndarray) -> Iterator[tuple[int, FileState]]:
+    """(position, FileState) pairs from the arrays a lookup keeps them in."""
+    return zip(stale.tolist(), map(tuple, states.tolist()), strict=True)
 
 
 _LOOKUP_CHUNK = 65_536  # files stat-ed and looked up at a time: what planning holds beyond its arrays
@@ -206,14 +211,6 @@ def _state(path: str) -> FileState | str:
         return file_state(os.stat(path))
     except OSError as exc:
         return unreadable(exc)
-
-
-def hex_or_blank(raw: np.ndarray, known: np.ndarray) -> list[str]:
-    """Hex keys of the rows of `raw`, "" where `known` is False."""
-    keys = to_hex(raw)
-    for position in np.flatnonzero(~known).tolist():
-        keys[position] = ""
-    return keys
 
 
 def hash_files(

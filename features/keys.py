@@ -43,6 +43,14 @@ def to_hex(raw: np.ndarray, chunk: int = 65_536) -> list[str]:
     return out
 
 
+def hex_or_blank(raw: np.ndarray, known: np.ndarray) -> list[str]:
+    """Hex keys of the rows of `raw`, "" where `known` is False."""
+    keys = to_hex(raw)
+    for position in np.flatnonzero(~known).tolist():
+        keys[position] = ""
+    return keys
+
+
 def prefix(raw: np.ndarray) -> np.ndarray:
     """The first 8 bytes as big-endian uint64: sorting by it agrees with sorting the whole key."""
     return np.ascontiguousarray(raw[:, :8]).view(">u8").ravel().astype(np.uint64)

@@ -90,8 +90,9 @@ def learning_curves(
     for name, fitted in heads.items():
         X = fitted.pick_inputs(vectors, images)
         eval_set = (X[valid], labels[valid]) if len(valid) else None
-        if fitted.rows_fitted(len(train)) < len(train):
-            notes.append(f"{name} is fitted on at most {fitted.rows_fitted(len(train))} train rows "
+        whole_rows = fitted.rows_fitted(len(train))
+        if whole_rows < len(train):
+            notes.append(f"{name} is fitted on at most {whole_rows} train rows "
                          f"(heads.{name}.max_train_rows): its 'all' point is that many of the "
                          f"{len(train)} rows")  # fmt: skip
         points = []
@@ -116,7 +117,7 @@ def learning_curves(
                 n_train = float(np.mean([head.rows_fitted(len(r)) for r in rows_per_draw]))
                 points.append(_point(k, n_train, correct, float(np.mean(seconds)), drawn, level))
         whole = fitted.predict(X[test]) == labels[test]
-        points.append(_point(None, fitted.rows_fitted(len(train)), [whole], None, drawn, level))
+        points.append(_point(None, whole_rows, [whole], None, drawn, level))
         log.info("curves: %s, all train rows (train's fit): accuracy %.3f", name, whole.mean())
         result[name] = points
     n_classes = len(np.unique(labels))
