@@ -53,7 +53,8 @@ def classification_metrics(
         "n": int(len(y_true)),
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)),
-        "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+        # Over the classes the split holds: a class with no test rows has no F1 to average.
+        "macro_f1": float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)),
         f"top{top_k}_accuracy": float(
             top_k_accuracy_score(y_true, proba, k=min(top_k, len(classes)), labels=labels)
         ),

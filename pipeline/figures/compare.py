@@ -18,9 +18,11 @@ def plot_comparison(result: Comparison, path: Path) -> None:
     ]:
         values = [getattr(r, key) for _, r in ranked]
         intervals = [getattr(r, f"{key}_ci") for _, r in ranked]
-        low = [v - lo for v, (lo, _) in zip(values, intervals, strict=True)]
-        high = [hi - v for v, (_, hi) in zip(values, intervals, strict=True)]
-        ax.barh(heads, values, xerr=[low, high], color="tab:blue", alpha=0.8, capsize=4)
+        ax.barh(heads, values, color="tab:blue", alpha=0.8)
+        # Drawn from its bounds, not as errors about the bar: a percentile interval of a biased
+        # statistic may leave out its point estimate, and that should show, not crash the plot.
+        for y, (lo, hi) in enumerate(intervals):
+            ax.plot([lo, hi], [y, y], color="black", linewidth=1.2, marker="|", markersize=10)
         for y, v in enumerate(values):
             ax.text(0.01, y, f"{v:.3f}", va="center", color="white", fontsize=9)
         ax.set(xlim=(0, 1), title=f"{title} ({round(result.level * 100)}% paired bootstrap CI)")

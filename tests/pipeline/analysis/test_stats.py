@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.metrics import f1_score
 
+from pipeline.analysis.metrics import classification_metrics
 from pipeline.analysis.stats import (
+    Resamples,
     bootstrap_difference,
     bootstrap_indices,
     bootstrap_interval,
     holm,
     mcnemar_exact,
+    resampled_macro_f1,
 )
 
 
@@ -59,6 +63,27 @@ def test_bootstrap_interval_covers_the_point_estimate():
     for metric in ("accuracy", "macro_f1"):
         low, high = bootstrap_interval(y_true, y_pred, indices, metric)
         assert low < 0.8 < high and high - low < 0.2
+
+
+def test_resampled_macro_f1_is_scikit_learns_on_each_resample():
+    rng = np.random.default_rng(2)
+    y_true = rng.integers(0, 30, 60)  # 2 rows a class: most resamples miss some classes
+    y_pred = np.where(rng.random(60) < 0.7, y_true, rng.integers(0, 30, 60))
+    indices = bootstrap_indices(60, 50, 0)
+    expected = [
+        f1_score(y_true[rows], y_pred[rows], labels=np.unique(y_true[rows]), average="macro", zero_division=0)
+        for rows in indices
+    ]
+    assert resampled_macro_f1(y_true, y_pred, indices) == pytest.approx(expected)
+
+
+def test_macro_f1_interval_covers_the_point_with_a_thousand_classes_of_two_rows():
+    rng = np.random.default_rng(3)
+    y_true = np.repeat(np.arange(1000), 2)
+    y_pred = np.where(rng.random(2000) < 0.5, y_true, rng.integers(0, 1000, 2000))
+    point = classification_metrics(y_true, np.eye(1000)[y_pred], [str(c) for c in range(1000)])["macro_f1"]
+    low, high = bootstrap_interval(y_true, y_pred, Resamples(2000, 200, 0), "macro_f1")
+    assert low < point < high
 
 
 def test_holm_hand_computed():
