@@ -10,7 +10,10 @@ and JPEG q35/q75 copies of 50 pictures all scored above 0.82 with their original
 different of those pictures scored above 0.35.
 
 Pairs come from an exact scan of all pairs in blocks of BLAS matrix products (a ball tree
-on 128-d whitened vectors measured ~15x slower above 20,000 images).
+on 128-d whitened vectors measured ~15x slower above 20,000 images); above 200,000 images,
+from each image's 32 nearest in an HNSW graph (pipeline/embedding/nearest.py), which misses
+a pair only where a picture has more than 32 copies closer than it (their group still joins
+through the copies' own pairs) or the graph misses a neighbour.
 """
 
 from __future__ import annotations
@@ -20,10 +23,12 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.decomposition import PCA
 
+from ..embedding.nearest import CosineGraph, approximate
 from .results import Result
 
 _BLOCK = 1024  # rows per block of the scan: a 1024 x n float32 similarity block at a time
 _FLOAT32_SLACK = 1e-4  # float32 cosines of unit vectors are within ~1e-6 of float64's
+GRAPH_NEIGHBOURS = 32  # each image's nearest looked at in the graph
 
 
 @dataclass
@@ -46,6 +51,7 @@ class LeakageResult(Result):
     groups: int  # connected groups of near-duplicates (two or more images)
     cross_split: list[NearPair]  # the pairs whose images sit in different splits, most similar first
     grouped: bool  # data.near_duplicates.group: prepare kept each group in one split
+    search: str = "exact"  # or "approximate": each image's nearest in an HNSW graph
 
 
 def whitened(vectors: np.ndarray, components: int) -> np.ndarray:
@@ -59,26 +65,49 @@ def whitened(vectors: np.ndarray, components: int) -> np.ndarray:
     return z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
 
 
-def similar_pairs(unit: np.ndarray, threshold: float) -> list[tuple[int, int, float]]:
+def similar_pairs(unit: np.ndarray, threshold: float, method: str = "auto") -> list[tuple[int, int, float]]:
     """(i, j, cosine) with i < j for every pair of unit rows above `threshold`, most similar first.
 
     An exact scan of the upper triangle in blocks, as float32 matrix products (BLAS), each
     candidate's cosine then recomputed in float64 and compared with `threshold`, so the pairs
     are the float64 scan's: 100,000 images of 128 components are 5e9 pairs, a few tens of
-    seconds on 2 cores, in a block of memory.
+    seconds on 2 cores, in a block of memory. Above 200,000 rows (`method` auto, or
+    "approximate"), the candidates are each row's nearest in an HNSW graph instead.
     """
     single = np.ascontiguousarray(unit, dtype=np.float32)
+    graph = approximate(method, len(unit))
+    candidates = _graph_candidates(single, threshold) if graph else _scan(single, threshold)
     found = []
-    for start in range(0, len(unit), _BLOCK):
-        stop = min(start + _BLOCK, len(unit))
-        block = single[start:stop] @ single[start:].T  # this block's rows against every later row
-        rows, cols = np.nonzero(block > threshold - _FLOAT32_SLACK)
-        keep = cols > rows  # col 0 of the block is row `start` itself
-        rows, cols = rows[keep] + start, cols[keep] + start
+    for rows, cols in candidates:
         cosine = np.einsum("ij,ij->i", unit[rows], unit[cols])
         above = cosine > threshold
         found += zip(rows[above].tolist(), cols[above].tolist(), cosine[above].tolist(), strict=True)
     return sorted(found, key=lambda p: -p[2])
+
+
+def _scan(single: np.ndarray, threshold: float):
+    """Every pair i < j whose float32 cosine is near or above `threshold`, a block of rows at a time."""
+    for start in range(0, len(single), _BLOCK):
+        stop = min(start + _BLOCK, len(single))
+        block = single[start:stop] @ single[start:].T  # this block's rows against every later row
+        rows, cols = np.nonzero(block > threshold - _FLOAT32_SLACK)
+        keep = cols > rows  # col 0 of the block is row `start` itself
+        yield rows[keep] + start, cols[keep] + start
+
+
+def _graph_candidates(single: np.ndarray, threshold: float):
+    """Pairs i < j among each row's nearest in an HNSW graph, near or above `threshold`, each once."""
+    n = len(single)
+    graph = CosineGraph.build(single)
+    k = min(GRAPH_NEIGHBOURS + 1, n)  # + 1: a row finds itself
+    codes = []  # i * n + j for i < j: a pair found from both of its rows counts once
+    for start in range(0, n, 64 * _BLOCK):
+        similarity, found = graph.search(single[start : start + 64 * _BLOCK], k)
+        rows = np.broadcast_to(np.arange(start, start + len(found))[:, None], found.shape)
+        near = (similarity > threshold - _FLOAT32_SLACK) & (found != rows)
+        codes.append(np.minimum(rows, found)[near].astype(np.int64) * n + np.maximum(rows, found)[near])
+    pairs = np.unique(np.concatenate(codes)) if codes else np.empty(0, np.int64)
+    yield pairs // n, pairs % n
 
 
 def groups(n: int, pairs: list[tuple[int, int, float]]) -> np.ndarray:
@@ -112,6 +141,7 @@ def find_leakage(
 ) -> LeakageResult:
     """Every near-duplicate pair, and those that cross splits (a test image with a copy in train)."""
     pairs = similar_pairs(whitened(vectors, components), threshold)
+    search = "approximate" if approximate("auto", len(vectors)) else "exact"
     ids = groups(len(vectors), pairs)
     cross = [
         NearPair(
@@ -122,5 +152,5 @@ def find_leakage(
     ]
     sizes = np.bincount(ids)
     return LeakageResult(
-        threshold, components, len(vectors), len(pairs), int((sizes > 1).sum()), cross, grouped
+        threshold, components, len(vectors), len(pairs), int((sizes > 1).sum()), cross, grouped, search
     )

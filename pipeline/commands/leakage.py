@@ -25,7 +25,7 @@ def run(*, data: DataParams, embeddings_path: Path, metrics_path: Path, reports:
     plot_cross_split_pairs(result, thumb, reports / "pairs.png", GALLERY_PAIRS)
     print(
         f"leakage: {result.pairs} near-duplicate pairs in {result.groups} groups among {result.n_images} "
-        f"images; {len(result.cross_split)} pairs cross splits"
+        f"images ({result.search} search); {len(result.cross_split)} pairs cross splits"
         + (
             ""
             if result.grouped or not result.cross_split

@@ -1,1 +1,1 @@
-"""The features library as the stages use it: the extractor the params describe, vectors into the store."""
+"""Embeddings as the stages use them: the extractor, vectors into the store, nearest neighbours."""

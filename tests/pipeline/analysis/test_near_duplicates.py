@@ -75,3 +75,15 @@ def test_groups_follow_chains_and_stay_in_the_earliest_split():
     assert ids[0] == ids[1] == ids[4] and ids[2] == ids[3] and len(set(ids)) == 3
     assignment, moved = keep_groups_together(["test", "valid", "test", "valid", "test", "train"], ids)
     assert assignment == ["valid", "valid", "valid", "valid", "valid", "train"] and moved == 3
+
+
+def test_the_graph_finds_the_pairs_the_exact_scan_finds():
+    rng = np.random.default_rng(1)
+    unit = rng.normal(size=(5000, 32))
+    copies = rng.choice(5000, size=(60, 2), replace=False)
+    unit[copies[:, 1]] = unit[copies[:, 0]] + rng.normal(scale=0.15, size=(60, 32))
+    unit[100:103] = unit[99] + rng.normal(scale=0.05, size=(3, 32))  # a group of four
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    exact = similar_pairs(unit, 0.9, method="exact")
+    approximate = similar_pairs(unit, 0.9, method="approximate")
+    assert len(exact) >= 60 and approximate == exact  # the same pairs, cosines and order

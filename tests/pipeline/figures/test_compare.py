@@ -9,7 +9,8 @@ from pipeline.figures.compare import plot_comparison
 
 
 def _scores(accuracy: float, f1_interval: tuple[float, float]) -> HeadScores:
-    return HeadScores(accuracy, (accuracy - 0.02, accuracy + 0.02), 0.5, f1_interval, 1.0, 0.1, 1.0, 0.1, 1, [], {})
+    accuracy_interval = (accuracy - 0.02, accuracy + 0.02)
+    return HeadScores(accuracy, accuracy_interval, 0.5, f1_interval, 1.0, 0.1, 1.0, 0.1, 1, [], {})
 
 
 def test_an_interval_that_leaves_out_its_point_is_drawn(tmp_path):

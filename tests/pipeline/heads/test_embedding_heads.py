@@ -235,3 +235,26 @@ def test_params_set_after_construction_are_checked_at_fit(name, params, message,
     head = HEADS[name]().set_params(**params)
     with pytest.raises(ParamsError, match=message):
         head.fit(X, y)
+
+
+def test_knn_on_an_hnsw_graph_votes_as_the_exact_search_does(tmp_path):
+    from pipeline.heads.search import search
+    from tests.pipeline.embedding.test_nearest import clustered
+
+    labels, vectors = clustered(6_000, classes=20)
+    train, test = slice(0, 5_000), slice(5_000, None)
+    for weights in ("distance", "uniform"):
+        exact = make_head("knn", n_neighbors=10, weights=weights, index="exact")
+        exact.fit(vectors[train], labels[train])
+        graph = make_head("knn", n_neighbors=10, weights=weights, index="approximate")
+        graph.fit(vectors[train], labels[train])
+        assert graph.fit_report() == {"index": "approximate (HNSW)"}
+        agree = (exact.predict(vectors[test]) == graph.predict(vectors[test])).mean()
+        assert agree > 0.97
+        np.testing.assert_allclose(graph.predict_proba(vectors[test]).sum(axis=1), 1.0, atol=1e-9)
+    found = search(make_head("knn", index="approximate"), {"n_neighbors": (5, 10)}, vectors[train],
+                   labels[train], (vectors[test], labels[test]))  # fmt: skip
+    assert found.head.fit_report() == graph.fit_report() and len(found.candidates) == 2
+    graph.save(tmp_path / "knn")
+    loaded = type(graph).load(tmp_path / "knn")
+    np.testing.assert_array_equal(loaded.predict_proba(vectors[test]), graph.predict_proba(vectors[test]))
