@@ -58,7 +58,7 @@ class RobustnessResult(Result):
     seed: int
     heads: dict[str, HeadRobustness]
     notes: list[str]
-    corrupted: int | None = None  # test images corrupted and attacked (robustness.images)
+    perturbed: int | None = None  # test images perturbed and attacked (robustness.images)
 
 
 def scored(grid: dict[str, dict[str, float]], clean: float) -> dict[str, dict[str, PerturbationScore]]:

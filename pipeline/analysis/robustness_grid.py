@@ -177,7 +177,7 @@ def analyse_robustness(
     embedding_heads = {n: h for n, h in heads.items() if isinstance(h, EmbeddingHead)}
     notes = [f"feature-space perturbations apply to embedding heads only, not to {n}" for n in heads
              if n not in embedding_heads]  # fmt: skip
-    feature = feature_sweep(embedding_heads, test, params.feature, params.seed)
+    feature = feature_sweep(embedding_heads, drawn, params.feature, params.seed)
     image = corruption_sweep(
         heads, drawn, params.corruptions, params.severities, extractor, store, batch_size, num_workers
     )
@@ -211,13 +211,14 @@ def analyse_robustness(
             )
         results[name] = HeadRobustness(
             clean=clean[name],
-            feature=scored(feature.get(name, {}), clean[name]),
-            image=scored(image[name], clean_drawn[name]),  # drops on the same images
+            # drops against the clean accuracy on the same images
+            feature=scored(feature.get(name, {}), clean_drawn[name]),
+            image=scored(image[name], clean_drawn[name]),
             adversarial=attacks,
         )
     if drawn is not test:
-        notes.append(f"image corruptions and attacks on {len(drawn.paths)} of the {len(test.paths)} test "
+        notes.append(f"perturbations and attacks on {len(drawn.paths)} of the {len(test.paths)} test "
                      "images (robustness.images, a seeded draw); each drop is against the clean accuracy "
                      "on those images")  # fmt: skip
     return RobustnessResult(n_test=len(test.paths), seed=params.seed, heads=results, notes=notes,
-                            corrupted=len(drawn.paths))  # fmt: skip
+                            perturbed=len(drawn.paths))  # fmt: skip
