@@ -86,12 +86,26 @@ def misclassified(true: np.ndarray, pred: np.ndarray, confidence: np.ndarray, li
 
 
 def most_confused_classes(counts: np.ndarray, limit: int) -> np.ndarray:
-    """The `limit` classes with the most errors, as the true class or as the prediction, most
-    first (all of them, in class order, when there are no more)."""
-    if len(counts) <= limit:
-        return np.arange(len(counts))
+    """`limit` classes: both classes of each most frequent (true, predicted) error in turn, so
+    every pair shown is a cell inside the matrix; then, if errors run out, the classes with the
+    most errors either way. All of them, in class order, when there are no more.
+
+    Picking classes by their own error totals instead left the matrix nearly empty at 1000
+    classes of 2 test rows: each class's errors went to classes outside the ones shown.
+    """
+    n = len(counts)
+    if n <= limit:
+        return np.arange(n)
     off = errors(counts)
-    return np.argsort(-(off.sum(axis=0) + off.sum(axis=1)), kind="stable")[:limit]
+    chosen: dict[int, None] = {}  # insertion-ordered: a pair's classes stay side by side
+    for cell in np.argsort(-off, axis=None, kind="stable"):
+        true, predicted = divmod(int(cell), n)
+        if off[true, predicted] == 0 or len(chosen) >= limit:
+            break
+        chosen.update(dict.fromkeys((true, predicted)))
+    by_errors = np.argsort(-(off.sum(axis=0) + off.sum(axis=1)), kind="stable")
+    chosen.update(dict.fromkeys(by_errors.tolist()))  # fills up to the limit, if pairs ran out
+    return np.array(list(chosen)[:limit])
 
 
 def most_confident(pred: np.ndarray, confidence: np.ndarray, classes, per_class: int) -> list[int]:

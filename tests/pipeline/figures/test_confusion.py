@@ -26,9 +26,21 @@ def test_many_classes_keep_the_most_confused_in_bounded_figures(tmp_path):
     assert sizes["mlp_per_class"][1] < 1200
 
 
-def test_the_most_confused_classes_are_those_with_the_most_errors_either_way():
+def test_the_most_confused_classes_are_those_of_the_most_frequent_errors():
     counts = np.diag([10, 10, 10, 10])
     counts[0, 3] = 5  # class 0 mistaken for 3
     counts[2, 3] = 1
-    assert most_confused_classes(counts, 2).tolist() == [3, 0]
+    assert most_confused_classes(counts, 2).tolist() == [0, 3]
+    assert most_confused_classes(counts, 3).tolist() == [0, 3, 2]
     assert most_confused_classes(counts, 4).tolist() == [0, 1, 2, 3]  # all: in class order
+
+
+def test_with_a_thousand_classes_of_two_rows_the_shown_errors_fall_inside_the_matrix():
+    rng = np.random.default_rng(0)
+    true = np.repeat(np.arange(1000), 2)
+    pred = np.where(rng.random(2000) < 0.5, true, rng.integers(0, 1000, 2000))
+    counts = confusion_counts(true, pred, 1000)
+    focus = most_confused_classes(counts, 30)
+    shown = counts[np.ix_(focus, focus)]
+    np.fill_diagonal(shown, 0)
+    assert len(focus) == 30 and np.count_nonzero(shown) >= 15  # a cell for each pair chosen
