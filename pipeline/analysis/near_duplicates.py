@@ -140,8 +140,8 @@ def find_leakage(
     grouped: bool,
 ) -> LeakageResult:
     """Every near-duplicate pair, and those that cross splits (a test image with a copy in train)."""
-    pairs = similar_pairs(whitened(vectors, components), threshold)
-    search = "approximate" if approximate("auto", len(vectors)) else "exact"
+    search = "approximate" if approximate("auto", len(vectors)) else "exact"  # decided once, here
+    pairs = similar_pairs(whitened(vectors, components), threshold, search)
     ids = groups(len(vectors), pairs)
     cross = [
         NearPair(

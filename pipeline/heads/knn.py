@@ -52,7 +52,7 @@ class KNNHead(SklearnHead):
             self.graph_ = None
             return super().fit(X, y, eval_set)
         if self.n_neighbors > len(X):
-            raise ValueError(f"n_neighbors = {self.n_neighbors} is more than the {len(X)} train rows")
+            raise _too_many(self.n_neighbors, len(X))
         self.classes_ = unique_labels(y)
         self.codes_ = np.searchsorted(self.classes_, y)
         self.graph_ = CosineGraph.build(X)
@@ -111,7 +111,7 @@ class KNNHead(SklearnHead):
             if k > len(X):
                 yield (
                     params,
-                    ValueError(f"n_neighbors = {k} is more than the {len(X)} train rows"),
+                    _too_many(k, len(X)),
                     shared,
                     None,
                 )
@@ -119,6 +119,10 @@ class KNNHead(SklearnHead):
             weights = params.get("weights", self.weights)
             proba = neighbour_vote(codes[:, :k], distance[:, :k], weights, len(classes))
             yield params, proba, shared + time.perf_counter() - start, None
+
+
+def _too_many(k: int, rows: int) -> ValueError:
+    return ValueError(f"n_neighbors = {k} is more than the {rows} train rows")
 
 
 def neighbour_vote(codes: np.ndarray, distance: np.ndarray, weights: str, n_classes: int) -> np.ndarray:
