@@ -26,11 +26,11 @@ import numpy as np
 import torch
 
 from features import FeatureStore, StoreWriter, create_extractor, derived_key, extract, read_image
-from features.exported import installed
 from features.hash_cache import hash_files
 from features.loader import default_num_workers
-from features.quantized import Calibration
-from features.runtime import supports_bf16
+from features.networks.int8 import Calibration
+from features.networks.onnx_export import installed
+from features.networks.runtimes import supports_bf16
 from pipeline.analysis.corruptions import Corruption
 
 DEFAULT_IMAGES = Path(__file__).resolve().parents[2] / "shared" / "data" / "caltech101-22"

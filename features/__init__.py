@@ -1,6 +1,5 @@
 """Embed image folders with a pretrained CNN into a content-addressed store of HDF5 segments."""
 
-from .backbone import Backbone, create_backbone, supported_archs
 from .exceptions import (
     ConfigError,
     FeaturesError,
@@ -9,11 +8,12 @@ from .exceptions import (
     WeightsUnavailableError,
 )
 from .extract import ExtractionReport, extract, extract_vectors
-from .extractor import Extractor, create_extractor
 from .failures import Failure
 from .files import Listing, list_images
 from .hashing import derived_key, sha256_file
 from .images import is_image_file, read_image
+from .networks.backbones import Backbone, create_backbone, supported_archs
+from .networks.extractor import Extractor, create_extractor
 from .preprocess import Preprocessing
 from .store import FeatureStore, MissingVectors, StoredVectors, StoreWriter
 

@@ -12,8 +12,8 @@ from .engines import extract_with
 from .exceptions import FeaturesError
 from .export import choose_fingerprint, export_vectors
 from .files import Listing, list_images
-from .quantized import DEFAULT_IMAGES as DEFAULT_CALIBRATION
-from .quantized import Calibration
+from .networks.int8 import DEFAULT_IMAGES as DEFAULT_CALIBRATION
+from .networks.int8 import Calibration
 from .ray_engine import RayOptions, require_ray
 from .space import NO_SPACE
 from .store import FeatureStore

@@ -26,7 +26,7 @@ DEFAULT_WEIGHTS = "IMAGENET1K_V2"
 LAYER = "avgpool"
 
 PRECISIONS = ("auto", "fp32", "bf16", "int8")  # int8: ONNX Runtime, calibrated on task images
-# Who runs the network (runtime.py: what `auto` picks). The CPU runtimes embed from one ONNX export.
+# Who runs the network (networks/runtimes.py: what `auto` picks). The CPU runtimes embed from one ONNX export.
 RUNTIMES = ("auto", "torch", "onnxruntime", "openvino")
 CPU_RUNTIMES = ("onnxruntime", "openvino")
 DEVICES = ("auto", "cpu", "cuda")

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 
 from .constants import ENGINES
 from .extract import ExtractionReport, extract
-from .extractor import Extractor, create_extractor
+from .networks.extractor import Extractor, create_extractor
 from .ray_engine import RayOptions, driver_extractor, extract_ray
 from .store import FeatureStore
 

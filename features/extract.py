@@ -19,11 +19,11 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .exceptions import StoreError
-from .extractor import Extractor
 from .failures import Failure
 from .hash_cache import FileState, hash_files, lookup_files, stale_states
 from .keys import KEY_BYTES, SortedKeys, hex_or_blank, sort_order, to_raw
 from .loader import ImageTransform, Reindexed, default_num_workers, make_loader
+from .networks.extractor import Extractor
 from .store import FeatureStore, MissingVectors, StoreWriter, read_only
 
 

@@ -12,8 +12,8 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import functional as TF
 
 from .images import read_keyed
+from .networks.runtimes import usable_cores
 from .preprocess import Preprocessing
-from .runtime import usable_cores
 
 # A picklable callable applied to the decoded RGB image before preprocessing (used for
 # corruptions); it receives the image and the item's position in the request.

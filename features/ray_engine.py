@@ -26,10 +26,10 @@ import torch
 
 from .exceptions import ConfigError, FeaturesError, StoreError
 from .extract import Claims, EmbeddedBatch, ExtractionReport, Plan, Verdict, plan_extraction, record_all
-from .extractor import Extractor, create_extractor
 from .images import read_keyed
+from .networks.extractor import Extractor, create_extractor
+from .networks.runtimes import resolve_runtime
 from .preprocess import Preprocessing
-from .runtime import resolve_runtime
 from .store import FeatureStore
 
 INSTALL = 'the Ray engine needs Ray: pip install -e ".[ray]" (or pip install "ray[data]")'

@@ -29,9 +29,15 @@ def sh(cwd: Path, *args: str) -> str:
     return result.stdout + result.stderr
 
 
-def make_project(tmp: Path) -> Path:
-    """A committed git + DVC copy of this project, small settings, 30 tiny images at the
-    default data.root (inside the project, ignored by git, as the download stage leaves them)."""
+# Where the test project keeps its images: inside itself (git-ignored, as the download stage
+# leaves them), whatever data.root the working copy's params.yaml holds (`dvc exp run -S
+# data.root=/abs/path` writes an absolute one there, and the test must never write into it).
+DATA_ROOT = "data/caltech101-22"
+
+
+def make_project(tmp: Path, params_file: Path = ROOT / "params.yaml") -> Path:
+    """A committed git + DVC copy of this project, small settings, 30 tiny images at
+    DATA_ROOT inside it."""
     project = tmp / "project"
     project.mkdir()
     for name in ("features", "pipeline"):
@@ -39,8 +45,9 @@ def make_project(tmp: Path) -> Path:
     for name in ("dvc.yaml", ".dvcignore", ".gitignore", "data/.gitignore", "data/class-folders.txt"):
         (project / name).parent.mkdir(exist_ok=True)
         shutil.copy(ROOT / name, project / name)
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    make_folder(project / params["data"]["root"], {"a": 10, "b": 10, "c": 10})
+    params = yaml.safe_load(params_file.read_text())
+    params["data"]["root"] = DATA_ROOT
+    make_folder(project / DATA_ROOT, {"a": 10, "b": 10, "c": 10})
     params["backbone"].update(weights="none", resize=SMALL, crop=SMALL)
     params["embed"].update(store=str(tmp / "store"), precision="fp32", batch_size=8)
     heads = params["heads"]

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from features.runtime import autocast
+from features.networks.runtimes import autocast
 
 
 def _loss_and_grad(model: nn.Module, x: torch.Tensor, y: torch.Tensor, precision: str):

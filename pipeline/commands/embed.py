@@ -8,7 +8,7 @@ import numpy as np
 
 from features import FeatureStore, StoredVectors
 from features.hash_cache import HashCache, hash_files
-from features.quantized import Calibration
+from features.networks.int8 import Calibration
 
 from ..artifacts.embeddings import Embeddings, save_embeddings
 from ..artifacts.feature_source import FeatureSource

@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from features import ExtractionReport, Extractor, FeatureStore, create_extractor
 from features.engines import extract_with
-from features.quantized import Calibration
+from features.networks.int8 import Calibration
 from features.ray_engine import RayOptions
 from features.store import MissingVectors
 

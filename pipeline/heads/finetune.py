@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -18,11 +19,12 @@ from torchvision.transforms import v2
 from features import FeatureStore, Preprocessing, create_backbone
 from features.constants import DEVICES, PRECISIONS
 from features.extract import extract_vectors
-from features.extractor import Extractor
 from features.loader import ImageDataset, Reindexed, collate
-from features.runtime import autocast, resolve_device, resolve_precision
+from features.networks.backbones import stage_names
+from features.networks.extractor import Extractor
+from features.networks.runtimes import autocast, resolve_device, resolve_precision
 
-from ..exceptions import DataError
+from ..exceptions import DataError, ParamsError
 from ..params import rule
 from .base import ImageHead, read_meta, validated_fit
 from .image_inputs import ImageInputs
@@ -40,8 +42,6 @@ from .training import (
     seeded,
 )
 
-FREEZE = ("none", "stem", "layer1", "layer2", "layer3", "layer4")
-GROUPS = ("stem", "layer1", "layer2", "layer3", "layer4", "fc")  # input to output
 OPTIMIZERS = ("sgd", "adamw")
 BALANCE = ("none", "weights", "sampler")
 
@@ -49,7 +49,9 @@ log = logging.getLogger(__name__)
 
 
 class FinetuneHead(ImageHead):
-    """A torchvision ResNet with a new `fc`, trained with a one-cycle schedule.
+    """Any backbone with a new linear classifier on its pooled feature, trained with a one-cycle
+    schedule; `freeze` names one of the backbone's own stages (ResNet's `layer3`, ViT's
+    `block6`, `stage4` elsewhere: the stage list is printed for a name it does not have).
 
     GPU defaults: 224 px, 15 epochs, SGD momentum 0.9, nothing frozen, LP-FT. On a CPU
     use small settings: `image_size: 112`, `epochs: 2`, `freeze: layer3`.
@@ -65,7 +67,6 @@ class FinetuneHead(ImageHead):
         "optimizer": rule(choices=OPTIMIZERS),
         "max_lr": rule(gt=0.0),
         "weight_decay": rule(min=0.0),
-        "freeze": rule(choices=FREEZE),
         "layer_lr_decay": rule(gt=0.0, max=1.0),
         "balance": rule(choices=BALANCE),
         "label_smoothing": rule(min=0.0, lt=1.0),
@@ -121,6 +122,11 @@ class FinetuneHead(ImageHead):
         self.seed = seed
         self.verbose = verbose
 
+    def _checked_params(self, prefix: str = "") -> dict:
+        checked = super()._checked_params(prefix)
+        frozen_stages(checked["arch"], checked["freeze"], f"{prefix or 'heads.finetune'}.freeze")
+        return checked
+
     # -- fitting -------------------------------------------------------------------
 
     @validated_fit
@@ -135,11 +141,13 @@ class FinetuneHead(ImageHead):
 
     def _fit(self, X: ImageInputs, targets, eval_set, device, precision) -> None:
         backbone = create_backbone(self.arch, self.weights, seed=self.seed)
+        self.frozen_ = frozen_stages(self.arch, self.freeze)
         backbone.preprocessing = self.preprocessing_ = _scaled(backbone.preprocessing, self.image_size)
-        model = backbone.model
-        model.fc = nn.Linear(backbone.dim, len(self.classes_))
+        model = _classifier(backbone, len(self.classes_))
         if self.linear_probe_init:
-            self.probe_accuracy_ = self._init_from_probe(backbone, X.paths, targets, device, precision)
+            self.probe_accuracy_ = self._init_from_probe(
+                backbone, model.classifier, X.paths, targets, device, precision
+            )
         model.to(device).to(memory_format=torch.channels_last)
 
         train_loader = self._loader(X, train=True, targets=targets)
@@ -158,14 +166,14 @@ class FinetuneHead(ImageHead):
         max_lr = self.max_lr
         if self.lr_find:
             finder = LRFinder()
-            optimizer = make_optimizer(self.optimizer, self._param_groups(model, finder.low))
+            optimizer = make_optimizer(self.optimizer, self._param_groups(backbone, model, finder.low))
             fit_loop(model, optimizer, batches, step, epochs=finder.steps, callbacks=[finder],
-                     train_mode=lambda: self._set_train_mode(model))  # fmt: skip
+                     train_mode=lambda: self._set_train_mode(backbone, model))  # fmt: skip
             model.requires_grad_(True)  # the real groups freeze again below
             self.lr_find_ = finder.result
             max_lr = self.lr_find_["suggested"]
         self.max_lr_ = max_lr
-        groups = self._param_groups(model, max_lr)
+        groups = self._param_groups(backbone, model, max_lr)
         optimizer = make_optimizer(self.optimizer, groups)
         schedule = _one_cycle(optimizer, [g["lr"] for g in groups], self.epochs * len(train_loader))
 
@@ -178,8 +186,16 @@ class FinetuneHead(ImageHead):
         if self.verbose:
             per_epoch = min(len(train_loader.dataset), len(train_loader) * train_loader.batch_size)
             callbacks += [ProgressBar(per_epoch, "finetune epoch"), EpochLog(log, "finetune")]
-        loop = fit_loop(model, optimizer, batches, step, epochs=self.epochs, callbacks=callbacks,
-                        scheduler=schedule, train_mode=lambda: self._set_train_mode(model))  # fmt: skip
+        loop = fit_loop(
+            model,
+            optimizer,
+            batches,
+            step,
+            epochs=self.epochs,
+            callbacks=callbacks,
+            scheduler=schedule,
+            train_mode=lambda: self._set_train_mode(backbone, model),
+        )
         self.history_, self.best_epoch_ = loop.history, stopping.best_epoch
         self.model_ = model
         self.device_, self.precision_ = device, precision
@@ -266,14 +282,12 @@ class FinetuneHead(ImageHead):
             labels = None if targets is None else torch.as_tensor(targets[batch.positions]).to(device)
             yield self._batch(batch.images, device), labels
 
-    def _init_from_probe(self, backbone, paths, targets, device, precision) -> float:
-        """LP-FT: fit a linear probe on frozen features, start the new fc from it.
+    def _init_from_probe(self, backbone, fc: nn.Linear, paths, targets, device, precision) -> float:
+        """LP-FT: fit a linear probe on frozen features, start the new classifier from it.
 
         Features come through the feature store, so with the embed stage's preprocessing
         they are the cached embeddings and nothing is recomputed.
         """
-        fc = backbone.model.fc
-        backbone.model.fc = nn.Identity()
         extractor = Extractor(backbone, device, precision)
         store = FeatureStore(self.store) if self.store else _TemporaryStore()
         report, features = extract_vectors(paths, store, extractor, progress=self.verbose)
@@ -281,7 +295,6 @@ class FinetuneHead(ImageHead):
             listing = "; ".join(f"{f.path}: {f.reason}" for f in report.failures)
             raise DataError(f"finetune: images could not be decoded ({listing}); run `dvc repro prepare`")
         probe = LogisticRegression(C=0.1, max_iter=3000).fit(features, targets)
-        backbone.model.fc = fc
         with torch.no_grad():
             fc.weight.copy_(torch.as_tensor(probe.coef_, dtype=torch.float32))
             fc.bias.copy_(torch.as_tensor(probe.intercept_, dtype=torch.float32))
@@ -294,20 +307,19 @@ class FinetuneHead(ImageHead):
             )
         return float(probe.score(features, targets))
 
-    def _param_groups(self, model, max_lr: float) -> list[dict]:
-        """Freeze the blocks up to `freeze`; the rest train in layer-wise groups."""
-        self.frozen_ = list(GROUPS[: GROUPS.index(self.freeze) + 1]) if self.freeze != "none" else []
-        for name in self.frozen_:
-            for module in _block(model, name):
-                module.requires_grad_(False)
-        blocks = [(name, _block(model, name)) for name in GROUPS]
-        return param_groups(blocks, max_lr, self.weight_decay, self.frozen_, self.layer_lr_decay)
+    def _param_groups(self, backbone, model, max_lr: float) -> list[dict]:
+        """Freeze the stages up to `freeze`; the rest train in stage-wise groups, the new
+        classifier last."""
+        stages = backbone.stage_parameters() + [("classifier", list(model.classifier.parameters()))]
+        for name, params in stages:
+            for p in params:
+                p.requires_grad_(name not in self.frozen_)
+        return param_groups(stages, max_lr, self.weight_decay, self.frozen_, self.layer_lr_decay)
 
-    def _set_train_mode(self, model) -> None:
+    def _set_train_mode(self, backbone, model) -> None:
         model.train()
-        for name in getattr(self, "frozen_", []):  # frozen layers keep their BatchNorm statistics
-            for module in _block(model, name):
-                module.eval()
+        for module in backbone.stage_modules(self.frozen_):  # frozen stages keep their BatchNorm statistics
+            module.eval()
 
     @torch.inference_mode()
     def _predict(self, model, X: ImageInputs, device, precision) -> np.ndarray:
@@ -333,18 +345,29 @@ class FinetuneHead(ImageHead):
         self.preprocessing_ = Preprocessing(
             **{**prep, "mean": tuple(prep["mean"]), "std": tuple(prep["std"])}
         )
-        backbone = create_backbone(self.arch, "none")
-        model = backbone.model
-        model.fc = nn.Linear(backbone.dim, len(self.classes_))
+        model = _classifier(create_backbone(self.arch, "none"), len(self.classes_))
         model.load_state_dict(torch.load(directory / "weights.pt", weights_only=True))
         self.device_ = resolve_device(self.device)
         self.precision_ = resolve_precision(self.precision, self.device_)
         self.model_ = model.to(self.device_).to(memory_format=torch.channels_last).eval()
 
 
-def _block(model, name: str) -> list[nn.Module]:
-    """The modules of one of GROUPS in a torchvision ResNet."""
-    return [model.conv1, model.bn1] if name == "stem" else [getattr(model, name)]
+def _classifier(backbone, classes: int) -> nn.Sequential:
+    """The backbone's feature network, then a new linear classifier on its pooled feature."""
+    return nn.Sequential(OrderedDict(features=backbone.model, classifier=nn.Linear(backbone.dim, classes)))
+
+
+def frozen_stages(arch: str, freeze: str, key: str = "heads.finetune.freeze") -> list[str]:
+    """`arch`'s stages up to and including `freeze` ('none': none of them)."""
+    names = list(stage_names(arch))
+    if freeze == "none":
+        return []
+    if freeze not in names:
+        raise ParamsError(
+            f"{key}: got {freeze!r}; choose from {['none'] + names} "
+            f"({arch}'s stages, input to output: frozen up to and including the one named)"
+        )
+    return names[: names.index(freeze) + 1]
 
 
 def _one_cycle(opt, max_lrs: list[float], steps: int):

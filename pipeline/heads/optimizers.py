@@ -26,13 +26,13 @@ def make_optimizer(name: str, params: Iterable, **defaults) -> torch.optim.Optim
 
 
 def param_groups(
-    blocks: Sequence[tuple[str, Sequence[nn.Module]]],
+    blocks: Sequence[tuple[str, Sequence[nn.Parameter]]],
     lr: float,
     weight_decay: float,
     frozen: Sequence[str] = (),
     layer_lr_decay: float = 1.0,
 ) -> list[dict]:
-    """Groups for `torch.optim` from named blocks of modules, ordered input to output.
+    """Groups for `torch.optim` from named blocks of parameters, ordered input to output.
 
     The last block trains at `lr`, each earlier one at `layer_lr_decay` times the next
     one's; blocks named in `frozen` get no group (the caller stops their gradients).
@@ -42,8 +42,7 @@ def param_groups(
     """
     groups = []
     trainable = [(name, modules) for name, modules in blocks if name not in frozen]
-    for depth, (name, modules) in enumerate(reversed(trainable)):
-        params = [p for module in modules for p in module.parameters()]
+    for depth, (name, params) in enumerate(reversed(trainable)):
         block_lr = lr * layer_lr_decay**depth
         decay = [p for p in params if p.ndim > 1]
         no_decay = [p for p in params if p.ndim <= 1]

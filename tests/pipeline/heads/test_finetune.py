@@ -57,8 +57,8 @@ def test_frozen_layers_do_not_move(images):
     head = make_head("finetune", **{**SMALL, "epochs": 1}, linear_probe_init=False)
     initial = create_backbone("resnet50", "none", seed=0).model  # the head's own init
     head.fit(X, y)
-    assert torch.equal(head.model_.layer3[0].conv1.weight.cpu(), initial.layer3[0].conv1.weight)
-    assert not torch.equal(head.model_.layer4[0].conv1.weight.cpu(), initial.layer4[0].conv1.weight)
+    assert torch.equal(head.model_.features.layer3[0].conv1.weight.cpu(), initial.layer3[0].conv1.weight)
+    assert not torch.equal(head.model_.features.layer4[0].conv1.weight.cpu(), initial.layer4[0].conv1.weight)
 
 
 def test_save_load_gives_identical_predictions(fitted, images, tmp_path):

@@ -10,10 +10,10 @@ import sys
 import pytest
 import torch
 
-import features.exported
-import features.runtime
+import features.networks.onnx_export
+import features.networks.runtimes
 from features import ConfigError, FeatureStore, create_extractor, extract
-from features.exported import installed
+from features.networks.onnx_export import installed
 from tests.conftest import SMALL, assert_same_vectors, make_folder
 
 CPU_RUNTIMES = [
@@ -49,9 +49,9 @@ def test_each_cpu_runtime_gives_torchs_vectors_under_a_fingerprint_of_its_own(ru
 @pytest.mark.parametrize("runtime", CPU_RUNTIMES)
 def test_the_export_is_made_once_and_made_again_when_missing(runtime, tmp_path, monkeypatch):
     exports = []
-    real = features.exported.torch.onnx.export
+    real = features.networks.onnx_export.torch.onnx.export
     monkeypatch.setattr(
-        features.exported.torch.onnx, "export", lambda *a, **k: exports.append(1) or real(*a, **k)
+        features.networks.onnx_export.torch.onnx, "export", lambda *a, **k: exports.append(1) or real(*a, **k)
     )
     _extractor(runtime, tmp_path)
     _extractor(runtime, tmp_path)
@@ -76,7 +76,7 @@ def test_vectors_of_another_runtime_are_never_reused(tmp_path, image_folder, sma
 
 
 def test_a_runtime_that_is_not_installed_says_what_to_install(tmp_path, monkeypatch):
-    monkeypatch.setattr(features.exported.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(features.networks.onnx_export.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(
         ConfigError, match=r"runtime onnxruntime: onnxruntime, onnx not installed; pip install"
     ):
@@ -98,32 +98,33 @@ def test_a_runtime_that_is_not_installed_says_what_to_install(tmp_path, monkeypa
 def test_auto_picks_the_fastest_runtime_installed_deterministically(
     monkeypatch, bf16, have, precision, expected
 ):
-    monkeypatch.setattr(features.runtime, "_cpu_has_bf16", lambda: bf16)
-    monkeypatch.setattr(features.exported, "installed", lambda name: name in have)
-    monkeypatch.setattr(features.exported, "require", lambda name: None)
-    runtime, device, resolved = features.runtime.resolve_runtime("auto", "cpu", precision)
+    monkeypatch.setattr(features.networks.runtimes, "_cpu_has_bf16", lambda: bf16)
+    monkeypatch.setattr(features.networks.onnx_export, "installed", lambda name: name in have)
+    monkeypatch.setattr(features.networks.onnx_export, "require", lambda name: None)
+    runtime, device, resolved = features.networks.runtimes.resolve_runtime("auto", "cpu", precision)
     assert (runtime, resolved) == expected and device.type == "cpu"
 
 
 def test_bad_runtime_choices_are_refused_before_anything_loads(monkeypatch):
-    monkeypatch.setattr(features.runtime, "_cpu_has_bf16", lambda: False)
-    monkeypatch.setattr(features.exported, "require", lambda name: None)
-    runtime, _, precision = features.runtime.resolve_runtime("openvino", "cpu", "bf16")
+    monkeypatch.setattr(features.networks.runtimes, "_cpu_has_bf16", lambda: False)
+    monkeypatch.setattr(features.networks.onnx_export, "require", lambda name: None)
+    runtime, _, precision = features.networks.runtimes.resolve_runtime("openvino", "cpu", "bf16")
     with pytest.raises(ConfigError, match="openvino computes bf16 only on CPUs with AVX-512 BF16"):
-        features.runtime.check_runs_here(runtime, precision)
-    assert features.runtime.resolve_runtime("openvino", "cpu", "auto")[2] == "fp32"
+        features.networks.runtimes.check_runs_here(runtime, precision)
+    assert features.networks.runtimes.resolve_runtime("openvino", "cpu", "auto")[2] == "fp32"
     with pytest.raises(ConfigError, match=r"runtime: got 'tensorrt'; choose from \['auto', 'torch'"):
-        features.runtime.resolve_runtime("tensorrt", "cpu", "auto")
+        features.networks.runtimes.resolve_runtime("tensorrt", "cpu", "auto")
     if installed("onnxruntime"):
         with pytest.raises(ConfigError, match="no bf16 convolutions"):
-            features.runtime.resolve_runtime("onnxruntime", "cpu", "bf16")
+            features.networks.runtimes.resolve_runtime("onnxruntime", "cpu", "bf16")
 
 
 def test_a_broken_export_is_caught_against_torch(tmp_path, monkeypatch):
     if not installed("onnxruntime"):
         pytest.skip("onnxruntime is not installed")
-    real = features.exported.open_network
-    monkeypatch.setattr(features.extractor, "open_network", lambda *a: lambda x: real(*a)(x)[:, ::-1].copy())
+    real = features.networks.onnx_export.open_network
+    reversed_network = lambda *a: lambda x: real(*a)(x)[:, ::-1].copy()  # noqa: E731
+    monkeypatch.setattr(features.networks.extractor, "open_network", reversed_network)
     with pytest.raises(ConfigError, match=r"runtime onnxruntime \(fp32\) does not give torch's vectors"):
         _extractor("onnxruntime", tmp_path)
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from features import ConfigError, WeightsUnavailableError, create_backbone, create_extractor
-from features.backbone import weights_cache_file
+from features.networks.torchvision_models import weights_cache_file
 
 
 def test_resnet50_is_cut_at_the_pool():
@@ -82,7 +82,7 @@ def test_checkpoint_of_another_architecture_is_refused(tmp_path):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"arch": "vit_b_16"}, "arch: got 'vit_b_16'"),
+        ({"arch": "vgg16"}, "arch: got 'vgg16'; choose a torchvision classifier"),
         ({"weights": "IMAGENET9K"}, r"choose from \['IMAGENET1K_V1', 'IMAGENET1K_V2'"),
         ({"weights": "missing/ckpt.pt"}, "does not exist"),
         ({"precision": "fp8"}, r"precision: got 'fp8'; choose from \['auto', 'fp32', 'bf16', 'int8'\]"),

@@ -7,8 +7,8 @@ import os
 
 import torch
 
-from .constants import CPU_RUNTIMES, DEVICES, PRECISIONS, RUNTIMES
-from .exceptions import ConfigError
+from ..constants import CPU_RUNTIMES, DEVICES, PRECISIONS, RUNTIMES
+from ..exceptions import ConfigError
 
 
 def resolve_device(device: str) -> torch.device:
@@ -42,7 +42,7 @@ def resolve_runtime(runtime: str, device: str, precision: str) -> tuple[str, tor
     The CPU runtimes run on the CPU only, ONNX Runtime at fp32 or int8 (its CPU provider has no
     bf16 convolutions); int8 is ONNX Runtime's alone, and `precision: auto` never picks it.
     """
-    from .exported import installed, require  # the runtimes' packages load only when chosen
+    from .onnx_export import installed, require  # the runtimes' packages load only when chosen
 
     if runtime not in RUNTIMES:
         raise ConfigError(f"runtime: got {runtime!r}; choose from {list(RUNTIMES)}")
@@ -73,7 +73,7 @@ def resolve_runtime(runtime: str, device: str, precision: str) -> tuple[str, tor
 def _int8_runtime(runtime: str, device: str) -> tuple[str, torch.device, str]:
     """int8 is ONNX Runtime's static quantization, on the CPU: `auto` means that, and nothing
     else runs it."""
-    from .exported import require
+    from .onnx_export import require
 
     if runtime not in ("auto", "onnxruntime"):
         raise ConfigError(

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .exceptions import ConfigError
+from ..exceptions import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,8 @@ def exported_model(model: nn.Module, crop: int, key: str, directory: Path) -> Pa
     part = path.with_name(f".{path.name}.{os.getpid()}.part")
     log.info("exporting the network to ONNX once, for the CPU runtimes: %s", path)
     cpu = copy.deepcopy(model).float().to("cpu", memory_format=torch.contiguous_format).eval()
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)  # its fused attention op has no ONNX form
     try:
         with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
             # the TorchScript exporter, chosen: no onnxscript to install, one static graph
@@ -90,6 +92,8 @@ def exported_model(model: nn.Module, crop: int, key: str, directory: Path) -> Pa
     except Exception as exc:  # the exporter raises many types
         part.unlink(missing_ok=True)
         raise ConfigError(f"the network could not be exported to ONNX ({exc}); use runtime torch") from exc
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
     os.replace(part, path)
     return path
 

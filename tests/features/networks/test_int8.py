@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-import features.quantized
+import features.networks.int8
 from features import ConfigError, FeatureStore, create_extractor, extract, read_image
-from features.exported import installed
 from features.hashing import sha256_file
-from features.quantized import Calibration
+from features.networks.int8 import Calibration
+from features.networks.onnx_export import installed
 from tests.conftest import SMALL, make_picture
 
 pytestmark = pytest.mark.skipif(not installed("onnxruntime"), reason="onnxruntime is not installed")
@@ -51,7 +51,7 @@ def test_int8_is_near_torch_under_a_fingerprint_naming_its_calibration(tmp_path,
     assert int8.spec["calibration"] == {
         "images": 8,
         "keys": calibration.digest,
-        "method": features.quantized.METHOD,
+        "method": features.networks.int8.METHOD,
     }
     other = _int8(tmp_path, Calibration.of_files(pictures[4:], count=8))
     assert len({int8.fingerprint, other.fingerprint, fp32.fingerprint}) == 3
@@ -142,6 +142,6 @@ def test_calibration_is_refused_for_another_precision(pictures):
 def test_another_quantization_method_is_another_model_and_fingerprint(tmp_path, pictures, monkeypatch):
     calibration = Calibration.of_files(pictures, 4)
     first = _int8(tmp_path, calibration).fingerprint
-    monkeypatch.setattr(features.quantized, "METHOD", features.quantized.METHOD + ", changed")
+    monkeypatch.setattr(features.networks.int8, "METHOD", features.networks.int8.METHOD + ", changed")
     assert _int8(tmp_path, calibration).fingerprint != first
     assert len(list((tmp_path / "exports").glob("*-int8-*.onnx"))) == 2

@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .backbone import Backbone, create_backbone
-from .constants import DEFAULT_ARCH, DEFAULT_WEIGHTS, LAYER, SCHEMA_VERSION
-from .exceptions import ConfigError
-from .exported import DEFAULT_EXPORTS, Network, check_against_torch, exported_model, open_network, version
-from .quantized import Calibration, probe_images, quantized_model
-from .runtime import autocast, check_runs_here, resolve_runtime
+from ..constants import DEFAULT_ARCH, DEFAULT_WEIGHTS, LAYER, SCHEMA_VERSION
+from ..exceptions import ConfigError
+from .backbones import Backbone, create_backbone
+from .int8 import Calibration, probe_images, quantized_model
+from .onnx_export import DEFAULT_EXPORTS, Network, check_against_torch, exported_model, open_network, version
+from .runtimes import autocast, check_runs_here, resolve_runtime
 
 
 @dataclass
@@ -113,6 +113,11 @@ def create_extractor(
         )
     calibration = None if calibration is None else Calibration.of(calibration)
     backbone = create_backbone(arch, weights, seed=seed, resize=resize, crop=crop)
+    if resolved == "int8" and not backbone.convolutional:
+        raise ConfigError(
+            f"precision int8 quantizes convolutions, and {arch} is a transformer with almost none: "
+            "its int8 model would run as float. Use precision bf16 (native on this CPU or a GPU) or fp32"
+        )
     recipe = {
         "arch": arch,
         "weights": str(weights),

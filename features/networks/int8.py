@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .exceptions import ConfigError, ImageReadError
-from .hashing import read_hashed, sha256_file
-from .images import read_image
-from .preprocess import Preprocessing
+from ..exceptions import ConfigError, ImageReadError
+from ..hashing import read_hashed, sha256_file
+from ..images import read_image
+from ..preprocess import Preprocessing
 
 log = logging.getLogger(__name__)
 
