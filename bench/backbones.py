@@ -23,13 +23,19 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.extract import full_extraction, network_alone, variants  # noqa: E402
 from bench.machine import describe_machine  # noqa: E402
-from features import FeatureStore, WeightsUnavailableError, create_extractor, extract, read_image  # noqa: E402
+from features import (  # noqa: E402
+    ConfigError,
+    FeatureStore,
+    WeightsUnavailableError,
+    create_extractor,
+    extract,
+    read_image,
+)
 from pipeline.data.params import SplitParams  # noqa: E402
 from pipeline.data.scan import scan_folder  # noqa: E402
 from pipeline.data.splits import stratified_split  # noqa: E402
@@ -58,8 +64,10 @@ def loadable(arch: str, weights: str) -> tuple[str, bool]:
     try:
         create_extractor(arch, weights, device="cpu", precision="fp32", runtime="torch")
         return weights, True
-    except (WeightsUnavailableError, Exception) as exc:  # a missing package is a ConfigError
-        print(f"  {arch}: {weights} weights not loadable here ({str(exc).splitlines()[0][:120]}); random init")
+    except (WeightsUnavailableError, ConfigError) as exc:  # offline, or a package not installed
+        print(
+            f"  {arch}: {weights} weights not loadable here ({str(exc).splitlines()[0][:120]}); random init"
+        )
         return "none", False
 
 
@@ -75,17 +83,21 @@ def accuracy(extractor, images: Path) -> float:
     train, valid, test = (split == name for name in ("train", "valid", "test"))
     found = search(make_head("logreg"), {"C": [0.1, 0.01, 1.0]}, vectors[train], labels[train],
                    (vectors[valid], labels[valid]))  # fmt: skip
-    return float(found.best.score(vectors[test], labels[test]))
+    return float(found.head.score(vectors[test], labels[test]))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--images", type=Path, default=DEFAULT_IMAGES)
     parser.add_argument("--archs", help="comma-separated subset of: " + ", ".join(a for a, _ in BACKBONES))
     parser.add_argument("--limit", type=int, default=96, help="images timed per measurement")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median is shown")
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "backbones.txt")
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).resolve().parent / "results" / "backbones.txt"
+    )
     args = parser.parse_args()
     chosen = [(a, w) for a, w in BACKBONES if not args.archs or a in args.archs.split(",")]
     paths = sorted(args.images.rglob("*.jpg"))[: args.limit]
@@ -130,8 +142,8 @@ def format_row(row) -> str:
         spread = (max(t["full"]) - min(t["full"])) / 2
         cells.append(f"{runtime} {precision} {alone:6.1f} alone / {full:6.1f} ± {spread:4.1f} end to end")
     shown = "n/a (no pretrained weights here)" if acc is None else f"{acc:.3f}"
-    return (f"{arch} [{weights}] {dim}-d, {prep.resize}/{prep.crop} {prep.interpolation} | logreg test accuracy "
-            f"{shown} | img/s: " + " | ".join(cells))  # fmt: skip
+    head = f"{arch} [{weights}] {dim}-d, {prep.resize}/{prep.crop} {prep.interpolation}"
+    return f"{head} | logreg test accuracy {shown} | img/s: " + " | ".join(cells)
 
 
 if __name__ == "__main__":

@@ -29,10 +29,10 @@ from .arguments import parse_stage
 class FeatureNoiseParams:
     # shares of the embedding's dimensions, so any backbone runs with them (at 2048-d: 102, 512,
     # 1024 features; the reference added 2 to 100 of 2048, and zeroed 600)
-    add_fractions: list[float] = param([0.05, 0.25, 0.5], gt=0.0, max=1.0)
+    add_fractions: list[float] = param([0.05, 0.1, 0.25], gt=0.0, max=1.0)
     add_value: float = 2.0
     zero_fractions: list[float] = param([0.3, 0.6, 0.9], gt=0.0, max=1.0)
-    gaussian_levels: list[float] = param([0.25, 0.5, 1.0, 2.0], min=0.0)  # x each feature's train std
+    gaussian_levels: list[float] = param([0.5, 1.0, 2.0, 4.0], min=0.0)  # x each feature's train std
 
 
 @dataclass(frozen=True)

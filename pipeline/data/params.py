@@ -30,7 +30,7 @@ class SplitParams:
 class NearDuplicateParams:
     """`data.near_duplicates`: copies of one picture (resized, re-encoded) found by embedding similarity."""
 
-    threshold: float = param(0.8, min=0.0, max=1.0)  # cosine of PCA-whitened embeddings above which two match
+    threshold: float = param(0.85, min=0.0, max=1.0)  # cosine of whitened embeddings above which two match
     components: int = param(128, min=2)  # PCA-whitening components
     group: bool = False  # true: prepare embeds first and keeps each group of near-duplicates in one split
 

