@@ -151,6 +151,12 @@ def check_against_torch(
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
             own = _cosine(model(torch.from_numpy(images)).float().numpy(), expected).min()
         bound = min(bound, 1 - 4 * (1 - own))
+    if precision == "int8" and np.isfinite(cosine).all() and cosine.min() < bound:
+        raise ConfigError(
+            f"precision int8 loses too much on this network: its quantized model gives min cosine "
+            f"{cosine.min():.4f} to torch fp32 on its calibration images, below {bound} (networks of "
+            "depthwise convolutions, as EfficientNet-Lite, quantize this badly). Use precision fp32 or bf16"
+        )
     if not np.isfinite(cosine).all() or cosine.min() < bound:
         raise ConfigError(
             f"runtime {runtime} ({precision}) does not give torch's vectors for this network (min cosine "

@@ -161,3 +161,18 @@ def test_fingerprints_keep_backbones_apart():
         for arch in ("resnet18", "timm:resnet18", "efficientnet_lite0", "convnext_tiny")
     }
     assert len(prints) == 4
+
+
+@pytest.mark.slow  # quantizes the network once
+def test_int8_that_loses_too_much_is_refused_naming_what_works(tmp_path):
+    from features.networks.int8 import Calibration
+    from tests.conftest import SHARED_DATA
+
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data not found at {SHARED_DATA}")
+    calibration = Calibration.of_files(sorted(SHARED_DATA.rglob("*.jpg"))[::10], 64)
+    with pytest.raises(ConfigError, match=r"precision int8 loses too much on this network.*fp32 or bf16"):
+        create_extractor(
+            "efficientnet_lite0", "DEFAULT", precision="int8", runtime="onnxruntime",
+            device="cpu", exports=tmp_path, calibration=calibration,
+        )  # fmt: skip
