@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .hashing import file_kind, unreadable
 from .images import is_image_file
 
 
@@ -53,16 +56,39 @@ def _walk(folder: Path, listing: Listing) -> None:
 
 
 def _add_file(path: Path, listing: Listing, explicit: bool) -> None:
-    if path.is_symlink() and not path.exists():
-        listing.problems.append((path, f"dangling symlink to {os.readlink(path)}"))
-    elif not path.exists():
-        listing.problems.append((path, "no such file or folder"))
-    elif not is_image_file(path):
+    """Classify `path` from its metadata alone: nothing here opens a file, so a FIFO named
+    like an image is reported, never waited on."""
+    try:
+        mode = path.stat().st_mode  # follows symlinks
+    except OSError as error:
+        listing.problems.append((printable(path), _unusable(path, error)))
+        return
+    if not is_image_file(path):
         if explicit:
-            listing.problems.append((path, "not an image file extension"))
+            listing.problems.append((printable(path), "not an image file extension"))
         else:
-            listing.ignored.append(path)
+            listing.ignored.append(printable(path))
+    elif not stat.S_ISREG(mode):
+        listing.problems.append((path, f"not a regular file ({file_kind(mode)}), never read"))
+    elif printable(path) != path:
+        listing.problems.append(
+            (printable(path), "its name is not valid UTF-8 (shown with \\x escapes): rename the file")
+        )
     elif not os.access(path, os.R_OK):
         listing.problems.append((path, "cannot read file: permission denied"))
     else:
         listing.images.append(path)
+
+
+def printable(path: Path) -> Path:
+    """`path` with bytes that are not UTF-8 written as \\x escapes: a name every CSV, terminal
+    and store key can hold (the file itself is never found by it)."""
+    return Path(os.fsencode(path).decode("utf-8", "backslashreplace"))
+
+
+def _unusable(path: Path, error: OSError) -> str:
+    if path.is_symlink() and error.errno == errno.ENOENT:
+        return f"dangling symlink to {os.readlink(path)}"
+    if error.errno == errno.ENOENT:
+        return "no such file or folder"
+    return unreadable(error)

@@ -15,7 +15,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .constants import ALPHA_BACKGROUND, IMAGE_EXTENSIONS, MAX_IMAGE_PIXELS
 from .exceptions import ImageReadError
-from .hashing import read_hashed, unreadable
+from .hashing import open_regular, read_hashed, unreadable
 
 # Modes holding more than 8 bits per sample; Pillow's convert("RGB") clips them instead
 # of scaling, which turns most 16-bit scans white.
@@ -70,13 +70,23 @@ def read_image(path: str | os.PathLike, data: bytes | None = None) -> Image.Imag
     file is read once; `path` then only names it in errors.
     """
     path = str(path)
+    if data is None:
+        try:
+            with open_regular(path) as handle:  # never Pillow's own open: it would wait on a FIFO
+                data = handle.read()
+        except FileNotFoundError as exc:
+            raise ImageReadError(path, "file not found") from exc
+        except PermissionError as exc:
+            raise ImageReadError(path, "permission denied") from exc
+        except OSError as exc:
+            raise ImageReadError(path, unreadable(exc)) from exc
     try:
-        if (len(data) if data is not None else os.path.getsize(path)) == 0:
+        if len(data) == 0:
             raise ImageReadError(path, "empty file (0 bytes)")
         with warnings.catch_warnings():
             # Pillow only warns between 1x and 2x its limit; refuse both alike.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path if data is None else io.BytesIO(data)) as image:
+            with Image.open(io.BytesIO(data)) as image:
                 _check_size(path, image)
                 image.seek(0)  # first frame of an animation or multi-page TIFF
                 image.load()  # decode now, so truncation surfaces here
@@ -88,12 +98,6 @@ def read_image(path: str | os.PathLike, data: bytes | None = None) -> Image.Imag
         raise ImageReadError(path, f"decompression bomb refused: {exc}") from exc
     except UnidentifiedImageError as exc:
         raise ImageReadError(path, "not an image Pillow can identify") from exc
-    except FileNotFoundError as exc:
-        raise ImageReadError(path, "file not found") from exc
-    except PermissionError as exc:
-        raise ImageReadError(path, "permission denied") from exc
-    except IsADirectoryError as exc:
-        raise ImageReadError(path, "is a directory") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         # Pillow reports truncated and corrupt streams as OSError, SyntaxError or ValueError.
         raise ImageReadError(path, f"cannot decode: {exc}") from exc

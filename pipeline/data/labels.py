@@ -8,6 +8,7 @@ table's fault: they go to data/excluded.csv with their reason, as in the folder 
 from __future__ import annotations
 
 import csv
+import os
 from collections import defaultdict
 from pathlib import Path
 
@@ -102,16 +103,28 @@ def read_table(path: Path) -> tuple[list[str], list[tuple[int, dict]]]:
                 f"data.labels: reading {path.name} needs pyarrow: pip install -e '.[parquet]' (or give a CSV)"
             ) from None
         table = pq.read_table(path)
-        names = table.column_names
+        names = _unique(table.column_names, path)
         data = {n: [None if v is None else str(v) for v in table.column(n).to_pylist()] for n in names}
         return names, [(i + 2, {n: data[n][i] for n in names}) for i in range(table.num_rows)]
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
+            names = _unique(list(reader.fieldnames or []), path)
             rows = [(reader.line_num, row) for row in reader]
-            return list(reader.fieldnames or []), rows
+            return names, rows
     except (UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"data.labels: {path} is not a UTF-8 CSV table ({exc})") from exc
+
+
+def _unique(names: list[str], path: Path) -> list[str]:
+    """The header's names, refused when one repeats: a reader keeps only the last such column."""
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise DataError(
+            f"data.labels: {path} names the column(s) {repeated} more than once (its header: {names}); "
+            "rename or remove the repeats, so each column means one thing"
+        )
+    return names
 
 
 def check_given_split(candidates: list[Candidate], table: str) -> None:
@@ -137,8 +150,9 @@ def _inside_root(path: str, root: Path, outside_root: bool) -> str | None:
         return None
     if Path(path).is_absolute():
         return "absolute paths (allowed with data.outside_root: true)"
-    resolved = (root / path).resolve()
-    if not resolved.is_relative_to(root.resolve()):
+    # realpath, not Path.resolve: a symlink loop is reported where the file is read, not raised here
+    resolved = Path(os.path.realpath(root / path))
+    if not resolved.is_relative_to(os.path.realpath(root)):
         return f"paths that leave data.root {str(root)!r} through '..' (allowed with data.outside_root: true)"
     return None
 

@@ -130,7 +130,10 @@ def search(
             )
             if isinstance(outcome, Exception):  # e.g. more neighbours than train rows
                 if len(combos) == 1:
-                    raise outcome
+                    raise ParamsError(
+                        f"heads.{template.name}: {params or 'its params'} cannot be fitted on these "
+                        f"{len(y_rung)} train rows: {outcome}"
+                    ) from outcome
                 candidate.error = str(outcome)
                 log.warning("%s %s: cannot be fitted here (%s)", label, params, outcome)
                 continue
@@ -150,8 +153,9 @@ def search(
                 best_head, best_i = head, i
             scores[i] = result
         if not scores:
-            raise ValueError(
-                f"no candidate of heads.{template.name}.search could be fitted: {candidates[alive[0]].error}"
+            raise ParamsError(
+                f"no candidate of heads.{template.name}.search could be fitted on these {len(y_rung)} train "
+                f"rows: {candidates[alive[0]].error}"
             )
         ranked = [list(scores)[j] for j in selection.ranked(list(scores.values()))]
         alive = ranked[: halving.survivors(len(alive))] if not last else ranked[:1]

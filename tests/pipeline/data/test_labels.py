@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -165,3 +166,26 @@ def test_a_table_that_is_not_a_table_names_what_is_allowed(tmp_path, pool):
         _prepare(tmp_path, DataParams(root=str(pool), labels=str(tmp_path / "notes.txt")))
     with pytest.raises(DataError, match=r"data\.labels: .*absent\.csv not found"):
         _prepare(tmp_path, replace(DataParams(root=str(pool)), labels=str(tmp_path / "absent.csv")))
+
+
+def test_a_repeated_column_name_is_refused_naming_it(tmp_path, pool):
+    table = tmp_path / "labels.csv"
+    table.write_text("path,label,label\n" + "".join(f"{r['path']},{r['label']},x\n" for r in _rows()))
+    with pytest.raises(DataError, match=r"names the column\(s\) \['label'\] more than once"):
+        _prepare(tmp_path, DataParams(root=str(pool), labels=str(table)))
+
+
+def test_a_fifo_and_a_symlink_loop_in_a_table_are_excluded_never_waited_on(tmp_path, pool):
+    os.mkfifo(pool / "images" / "fifo.png")  # opening it for reading would wait for a writer forever
+    (pool / "images" / "loop.png").symlink_to(pool / "images" / "loop.png")
+    rows = _rows() + [
+        {"path": "images/fifo.png", "label": "a", "split": "train"},
+        {"path": "images/loop.png", "label": "a", "split": "train"},
+    ]
+    written, excluded = _prepare(
+        tmp_path, DataParams(root=str(pool), labels=str(_table(tmp_path / "t.csv", rows)))
+    )
+    assert len(written) == 24
+    reasons = dict(excluded)
+    assert reasons["images/fifo.png"] == "cannot read file: not a regular file (a FIFO), never read"
+    assert reasons["images/loop.png"] == "symlink loop: the link leads back to itself"

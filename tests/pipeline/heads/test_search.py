@@ -109,8 +109,11 @@ def test_a_candidate_that_cannot_run_here_is_recorded_and_skipped(data):
     assert found.chosen == {"n_neighbors": 5}
     skipped = found.candidates[1]
     assert skipped.valid_accuracy is None and "n_neighbors" in skipped.error
-    with pytest.raises(ValueError, match="no candidate of heads.knn.search could be fitted"):
+    with pytest.raises(ParamsError, match="no candidate of heads.knn.search could be fitted"):
         search(make_head("knn"), {"n_neighbors": (10_000, 20_000)}, X, y, valid)
+    # one candidate alone ends in the same kind of sentence (the CLI's one line), not the library's error
+    with pytest.raises(ParamsError, match=r"heads\.knn: \{'n_neighbors': 10000\} cannot be fitted on these"):
+        search(make_head("knn"), {"n_neighbors": (10_000,)}, X, y, valid)
 
 
 def test_knn_scores_every_candidate_from_one_neighbour_search(data, monkeypatch):
