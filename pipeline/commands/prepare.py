@@ -63,7 +63,10 @@ def run(
     for entry in scan.excluded:
         print(f"  excluded {entry.path}: {entry.reason}")
     if scan.ignored:
-        print(f"  ignored {len(scan.ignored)} files without an image extension, e.g. {scan.ignored[:3]}")
+        print(f"  ignored {len(scan.ignored)} files without an image extension or hidden folders, "
+              f"e.g. {scan.ignored[:3]}")  # fmt: skip
+    excluded, ignored = len(scan.excluded), len(scan.ignored)
+    print(f"prepare: {len(rows)} rows, {excluded} excluded ({excluded_path}), {ignored} ignored")
     return rows
 
 

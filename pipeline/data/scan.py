@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from features import FeatureStore, list_images
+from features import FeatureStore, is_image_file, list_images
 from features.hash_cache import lookup_files
 from features.images import check_images
 
@@ -65,8 +65,18 @@ def folder_candidates(root: Path) -> tuple[list[Candidate], list[Excluded], list
     """The images under `root/<class>/` labelled by their folder; paths that cannot be listed
     (dangling links, unreadable folders); files without an image extension."""
     _check_root(root)
-    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    entries = sorted(root.iterdir())
+    class_dirs = [p for p in entries if p.is_dir() and not p.name.startswith(".")]
     candidates, ignored, unusable = [], [], []
+    for entry in entries:  # what is not a class folder is named too, never dropped in silence
+        if entry.is_dir() and entry.name.startswith("."):
+            ignored.append(f"{entry.name}/ (a hidden folder, not read)")
+        elif not entry.is_dir() and is_image_file(entry):
+            unusable.append(
+                Excluded(entry.name, "directly under data.root, in no class folder: move it in one")
+            )
+        elif not entry.is_dir():
+            ignored.append(entry.name)
     for class_dir in class_dirs:
         listing = list_images([class_dir])
         candidates += [Candidate(_relative(path, root), class_dir.name) for path in listing.images]

@@ -6,6 +6,7 @@ import pytest
 
 from pipeline.data.scan import scan_folder
 from pipeline.exceptions import DataError
+from tests.conftest import make_image
 
 
 def test_scan_lists_every_image_with_its_class(image_folder):
@@ -43,3 +44,15 @@ def test_undecodable_files_are_excluded_with_their_reason(image_folder):
 def test_missing_root_says_how_to_fix(tmp_path):
     with pytest.raises(DataError, match="dvc repro download"):
         scan_folder(tmp_path / "absent")
+
+
+def test_what_is_not_in_a_class_folder_is_named(image_folder):
+    make_image(image_folder / "stray.png", 99)
+    (image_folder / "README.txt").write_text("about these images")
+    make_image(image_folder / ".thumbnails" / "cats" / "t.png", 98)
+    scan = scan_folder(image_folder)
+    assert ("stray.png", "directly under data.root, in no class folder: move it in one") in [
+        (e.path, e.reason) for e in scan.excluded
+    ]
+    assert "README.txt" in scan.ignored and ".thumbnails/ (a hidden folder, not read)" in scan.ignored
+    assert not any(i.path.startswith((".thumbnails", "stray")) for i in scan.items)
