@@ -43,10 +43,18 @@ class ExtractionReport:
         failed = {f.key for f in self.failures}
         return [key for key in self.keys if key and key not in failed]
 
+    @property
+    def copies(self) -> int:
+        """Files whose bytes another file of this run has too: one vector serves them all."""
+        keyed = [key for key in self.keys if key]
+        return len(keyed) - len(set(keyed))
+
     def summary(self) -> str:
+        """Every file given is counted once: computed, reused, a copy of another, or failed."""
         rate = self.computed / self.seconds if self.seconds > 0 else 0.0
+        copies = f"{self.copies} copies of another file given, " if self.copies else ""
         return (
-            f"{self.computed} computed, {self.reused} reused, {len(self.failures)} failed "
+            f"{self.computed} computed, {self.reused} reused, {copies}{len(self.failures)} failed "
             f"in {self.seconds:.1f}s ({rate:.1f} img/s computed)"
         )
 

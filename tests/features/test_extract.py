@@ -47,6 +47,8 @@ def test_identical_files_are_embedded_once(tmp_path, small_extractor):
     b.write_bytes(a.read_bytes())
     report = extract([a, b], FeatureStore(tmp_path / "s"), small_extractor, progress=False)
     assert report.computed == 1 and report.keys[0] == report.keys[1]
+    assert report.copies == 1
+    assert "1 computed, 0 reused, 1 copies of another file given, 0 failed" in report.summary()
 
 
 def test_bad_files_are_listed_not_zero_filled(tmp_path, small_extractor):
