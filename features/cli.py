@@ -169,7 +169,7 @@ def run_info(args: argparse.Namespace) -> int:
     failures = store.failures()
     print(f"failures: {len(failures)}")
     for failure in failures:
-        print(f"  {failure.path}: {failure.reason}")
+        print(f"  {failure.path}: {failure.reason} ({failure.decoder or 'decoder not recorded'})")
     return 0
 
 

@@ -236,8 +236,9 @@ class FeatureStore:
     def add_failures(self, failures: Sequence[Failure]) -> None:
         """Record undecodable images (a key already recorded keeps its first record)."""
         self._check_writable()
-        known = {f.key for f in self.failures()}
-        new = [f for f in {f.key: f for f in failures if f.key}.values() if f.key not in known]
+        known = {(f.key, f.decoder) for f in self.failures()}
+        given = {(f.key, f.decoder): f for f in failures if f.key}
+        new = [f for pair, f in given.items() if pair not in known]
         if new:
             self._init()
             try:

@@ -83,7 +83,7 @@ class V1Store:
             group = h5["failures"]
             count = int(group.attrs["count"])
             return [
-                Failure(path, reason, key.decode())
+                Failure(path, reason, key.decode(), decoder="")  # version 1 kept no decoder
                 for key, path, reason in zip(
                     group["keys"][:count],
                     group["paths"].asstr()[:count],

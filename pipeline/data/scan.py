@@ -130,7 +130,7 @@ def _known(store: FeatureStore | None, keys: list[str]) -> dict[int, str | None]
     for fingerprint in store.fingerprints():
         stored = store.contains(fingerprint, [keys[i] for i in present])
         known.update((i, None) for i, have in zip(present, stored, strict=True) if have)
-    failed = {f.key: f.reason for f in store.failures()}
+    failed = {f.key: f.reason for f in store.failures() if f.current}  # another decoder's verdict is retried
     known.update((i, failed[keys[i]]) for i in present if i not in known and keys[i] in failed)
     return known
 

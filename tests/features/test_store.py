@@ -279,6 +279,6 @@ def test_a_version_1_store_is_read_as_it_is_and_converted_by_one_command(tmp_pat
     assert main(["convert", str(old), str(tmp_path / "store")]) == 0
     new = FeatureStore(tmp_path / "store")
     np.testing.assert_array_equal(new.get("fp", keys), vectors)
-    assert new.failures() == [Failure("bad.jpg", "truncated", _keys(1, "bad")[0])]
+    assert new.failures() == [Failure("bad.jpg", "truncated", _keys(1, "bad")[0], decoder="")]  # v1 kept none
     assert next(new.rows("fp"))[2] == [f"img{i}.jpg" for i in range(5)]
     assert old.read_bytes() == before

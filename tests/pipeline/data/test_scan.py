@@ -56,3 +56,18 @@ def test_what_is_not_in_a_class_folder_is_named(image_folder):
     ]
     assert "README.txt" in scan.ignored and ".thumbnails/ (a hidden folder, not read)" in scan.ignored
     assert not any(i.path.startswith((".thumbnails", "stray")) for i in scan.items)
+
+
+def test_a_decode_failure_recorded_by_another_decoder_is_tried_again(image_folder, tmp_path):
+    from features import FeatureStore, sha256_file
+    from features.failures import DECODER, Failure
+
+    path = next(iter(sorted((image_folder / "cats").iterdir())))
+    relative, key = path.relative_to(image_folder).as_posix(), sha256_file(path)
+    store = FeatureStore(tmp_path / "store")
+    store.add_failures([Failure(str(path), "not an image Pillow can identify", key, decoder="Pillow 9.0.0")])
+    assert relative in [item.path for item in scan_folder(image_folder, store=store).items]
+
+    store.add_failures([Failure(str(path), "not an image Pillow can identify", key, decoder=DECODER)])
+    excluded = {e.path: e.reason for e in scan_folder(image_folder, store=store).excluded}
+    assert excluded[relative] == "not an image Pillow can identify"
