@@ -8,7 +8,7 @@ difference excludes zero on the same side. Otherwise the test set cannot tell th
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..artifacts.predictions import TestPredictions
 from .results import Result
@@ -38,10 +38,15 @@ class HeadScores(Result):
     reliability: list[ReliabilityBin]  # the test rows' confidence bins behind the ECE
     chosen: dict  # params chosen on the valid split (train's search, glmnet's lambda, the MLP's epoch)
     capped: str = ""  # "5000 of 60000": the train rows a head capped its fit to (glmnet's max_train_rows)
+    failed: list[str] = field(default_factory=list)  # search candidates that could not be fitted, with why
+    candidates: int = 0  # how many the search tried
 
     def chosen_text(self) -> str:
         text = ", ".join(f"{k}={_short(v)}" for k, v in self.chosen.items()) or "-"
-        return text + (f"; fitted on {self.capped} train rows" if self.capped else "")
+        text += f"; fitted on {self.capped} train rows" if self.capped else ""
+        if self.failed:
+            text += f"; {len(self.failed)} of {self.candidates} candidates failed: " + "; ".join(self.failed)
+        return text
 
 
 @dataclass
@@ -123,6 +128,8 @@ def compare_heads(
             reliability=[ReliabilityBin(**b) for b in m["test"]["reliability"]],
             chosen=m.get("chosen", {}),
             capped=_capped(m.get("train_rows")),
+            failed=m.get("failed_candidates", []),
+            candidates=m.get("candidates", 0),
         )
     return Comparison(len(y_true), resamples, level, table, pairwise(predictions, table, drawn, level))
 

@@ -43,6 +43,7 @@ def run(
     proba = aligned_proba(name, head_proba, head.classes_, emb.classes)
 
     fit = json.loads((head_dir / "fit.json").read_text())
+    tried = fit.get("search", {}).get("candidates", [])  # a candidate that failed is shown, not dropped
     metrics = {
         "head": name,
         **{
@@ -58,6 +59,8 @@ def run(
         },
         "fit_seconds": fit["fit_seconds"],
         "chosen": fit.get("chosen", {}),
+        "candidates": len(tried),
+        "failed_candidates": [f"{c['params']}: {c['error']}" for c in tried if c.get("error")],
         "train_rows": {"fitted": fit.get("train_rows_fitted", fit.get("n_train")), "of": fit.get("n_train")},
         "predict_ms_per_image": 1000 * predict_seconds / len(X),
         "model_bytes": sum(f.stat().st_size for f in head_dir.iterdir() if f.is_file()),

@@ -71,3 +71,21 @@ def test_a_head_fitted_on_capped_rows_says_so_beside_its_choices():
 
     assert _capped({"fitted": 5000, "of": 60000}) == "5000 of 60000"
     assert _capped({"fitted": 710, "of": 710}) == _capped(None) == _capped({"fitted": None, "of": None}) == ""
+
+
+def test_a_search_candidate_that_failed_is_shown_in_the_table():
+    rng = np.random.default_rng(0)
+    true = rng.integers(0, 4, 200)
+    predictions, metrics = _heads(true, {"knn": rng.random(200) < 0.8, "logreg": rng.random(200) < 0.8})
+    metrics["knn"] |= {
+        "chosen": {"n_neighbors": 5},
+        "candidates": 2,
+        "failed_candidates": ["{'n_neighbors': 1000}: n_neighbors = 1000 is more than the 710 train rows"],
+    }
+    result = compare_heads(predictions, metrics, 200, 0.95, 0)
+    row = next(line for line in render_markdown(result).splitlines() if line.startswith("| knn"))
+    assert "n_neighbors=5; 1 of 2 candidates failed: {'n_neighbors': 1000}: n_neighbors = 1000 is more" in row
+    assert "failed" not in next(
+        line for line in render_markdown(result).splitlines() if line.startswith("| logreg")
+    )
+    assert type(result).from_json(result.to_json()).heads["knn"].failed == metrics["knn"]["failed_candidates"]
