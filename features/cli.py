@@ -111,10 +111,11 @@ def run_extract(args: argparse.Namespace) -> int:
     network = dict(arch=args.arch, weights=args.weights, seed=args.seed, resize=args.resize, crop=args.crop)
     if args.precision == "int8":
         network["calibration"] = Calibration.of_files(listing.images, args.calibration)
+    store = FeatureStore(args.store)
     _, report = extract_with(
         args.engine,
         listing.images,
-        FeatureStore(args.store),
+        store,
         network,
         device=args.device,
         precision=args.precision,
@@ -127,6 +128,8 @@ def run_extract(args: argparse.Namespace) -> int:
     for failure in report.failures:
         print(f"FAILED {failure.path}: {failure.reason}", file=sys.stderr)
     print(f"{len(listing.images)} images: {report.summary()}")
+    for incident in store.incidents:  # damage set aside on the way, repeated where it is seen last
+        print(f"store: {incident}", file=sys.stderr)
     return 0
 
 

@@ -233,10 +233,11 @@ class Salvage:
     bad: int  # rows that failed their checks (or could not be read)
 
 
-def recover(path: Path, directory: Path, salvage_into) -> str | None:
+def recover(path: Path, directory: Path, salvage_into, set_aside) -> str | None:
     """A dead writer's segment: its committed rows that pass their checks go to a new segment
     (`salvage_into(Salvage)` writes and publishes them), the old file is removed; says what was
-    done. A live writer's segment is left alone (None)."""
+    done. A file that cannot be read is set aside (`set_aside(path, why)`, to quarantine), never
+    deleted. A live writer's segment is left alone (None)."""
     fd = try_lock(path)
     if fd is None:
         return None
@@ -245,8 +246,8 @@ def recover(path: Path, directory: Path, salvage_into) -> str | None:
             found = read_all(path, committed=True)
         except (OSError, KeyError, ValueError, SegmentDamaged) as exc:
             # Killed inside an HDF5 write: the file is damaged, and only its rows are lost.
-            path.unlink()
-            return f"removed a damaged unpublished segment ({exc})"
+            moved = set_aside(path, f"damaged unpublished segment ({exc})")
+            return f"moved a damaged unpublished segment to {moved} ({exc}); its rows are computed again"
         if len(found.keys):
             salvage_into(found)
         path.unlink()

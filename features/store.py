@@ -99,6 +99,7 @@ class FeatureStore:
         self._segments: dict[Path, Segment] = {}  # loaded once: published segments never change
         self._indexes: dict[str, _Index] = {}
         self._excluded: set[Path] = set()  # damaged, but could not be moved (a read-only store)
+        self.incidents: list[str] = []  # damage this process found and set aside, for the run's summary
 
     # -- reading -------------------------------------------------------------------
 
@@ -313,9 +314,14 @@ class FeatureStore:
         their files."""
         directory = self.path / fingerprint / "open"
         for path in sorted(directory.glob("*.h5")) if directory.is_dir() else []:
-            what = recover(path, self.path / fingerprint, lambda rows: self._salvage_into(fingerprint, rows))
+            what = recover(
+                path,
+                self.path / fingerprint,
+                lambda rows: self._salvage_into(fingerprint, rows),
+                lambda damaged, why: self._move_to_quarantine(fingerprint, damaged, why),
+            )
             if what:
-                log.warning("feature store %s: %s: %s", self.path, path.name, what)
+                self._incident(f"{path.name}: {what}")
 
     def quarantine(self, fingerprint: str, path: Path, what: str) -> None:
         """Move a published segment that failed a check to quarantine/, its good rows copied to
@@ -335,13 +341,22 @@ class FeatureStore:
             return  # another process moved it first
         try:
             found = read_all(moved)
-        except (OSError, KeyError, ValueError, SegmentDamaged):
-            found = None
-        kept = self._salvage_into(fingerprint, found) if found is not None and len(found.keys) else 0
-        log.warning(
-            "feature store %s: segment %s: %s; moved to %s, %s kept in a new segment; the next "
-            "extraction computes the vectors it lost", self.path, path.name, what, moved, rows_text(kept)
-        )  # fmt: skip
+        except (OSError, KeyError, ValueError, SegmentDamaged) as exc:
+            self._incident(
+                f"segment {path.name}: {what}; moved to {moved}; none of its rows could be salvaged ({exc}): "
+                "the next extraction computes them again"
+            )
+            return
+        kept = self._salvage_into(fingerprint, found) if len(found.keys) else 0
+        self._incident(
+            f"segment {path.name}: {what}; moved to {moved}, {rows_text(kept)} kept in a new segment; the "
+            "next extraction computes the vectors it lost"
+        )
+
+    def _incident(self, what: str) -> None:
+        """Damage found and dealt with: logged now, and kept for the run's last lines."""
+        log.warning("feature store %s: %s", self.path, what)
+        self.incidents.append(what)
 
     def _move_to_quarantine(self, fingerprint: str, path: Path, what: str) -> Path | None:
         target = self.path / "quarantine" / f"{fingerprint}-{path.name}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +57,8 @@ def run(
         )
     _, report, embeddings = read_stored(backbone, params, store, paths, keys, "embed", write, calibration)
     print(f"embed: {len(rows)} images -> {out}: {report.summary()}")
+    for incident in store.incidents:  # damage set aside on the way, repeated where it is seen last
+        print(f"embed: store: {incident}", file=sys.stderr)
     return embeddings
 
 

@@ -117,14 +117,29 @@ def test_a_writer_killed_between_writes_loses_nothing_it_committed(tmp_path):
     assert _segment_files(store, where="open") == []
 
 
-def test_a_damaged_unpublished_segment_is_removed_and_published_ones_kept(tmp_path, caplog):
+def test_a_damaged_unpublished_segment_is_quarantined_and_published_ones_kept(tmp_path, caplog):
     store = FeatureStore(tmp_path / "s")
     store.put("fp", SPEC, _keys(2), np.ones((2, 4)))
     torn = store.path / "fp" / "open" / "00000000000000000001-dead.h5"
-    torn.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\x00" * 100)  # a write cut short
+    content = b"\x89HDF\r\n\x1a\n" + b"\x00" * 100  # a write cut short
+    torn.write_bytes(content)
     store.put("fp", SPEC, _keys(2, "z"), np.ones((2, 4)))
     assert not torn.exists() and "damaged unpublished segment" in caplog.text
+    kept = store.path / "quarantine" / f"fp-{torn.name}"
+    assert kept.read_bytes() == content, "set aside as it was, never deleted"
+    assert any("damaged unpublished segment" in line for line in store.incidents)  # for the run's last lines
     assert store.contains("fp", _keys(2) + _keys(2, "z")).all()
+
+
+def test_a_quarantined_segment_that_cannot_be_salvaged_is_named_for_the_runs_last_lines(tmp_path):
+    store = FeatureStore(tmp_path / "s")
+    store.put("fp", SPEC, _keys(2), np.ones((2, 4)))
+    damaged, *_ = _segment_files(store)
+    damaged.write_bytes(b"\x00" * 64)
+    fresh = FeatureStore(store.path)
+    assert not fresh.contains("fp", _keys(2)).any()
+    (incident,) = fresh.incidents
+    assert f"segment {damaged.name}" in incident and "none of its rows could be salvaged" in incident
 
 
 def test_a_damaged_published_segment_is_quarantined_and_the_rest_keeps_working(tmp_path, caplog):
