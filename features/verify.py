@@ -2,8 +2,9 @@
 
 Checks store.json, each extractor's spec.json, every published segment (it opens, its index
 passes its checksum and matches its rows, every row passes its checksum), the unpublished
-segments (a live writer's, or a dead one's that the next write recovers), the failure records
-and the hash cache. `repair` quarantines damaged segments (their good rows kept), rebuilds
+segments (a live writer's, or a dead one's that the next write recovers), the failure records,
+the hash cache and the files kept beside the vectors (ONNX exports, int8 models, probes) against
+their recorded hashes. `repair` quarantines damaged segments (their good rows kept), rebuilds
 store.json and sets a damaged hash cache aside.
 """
 
@@ -21,6 +22,7 @@ from .exceptions import StoreError
 from .failures import read_failures
 from .keys import sort_order
 from .locking import try_lock
+from .networks import side_files
 from .segment import Segment, SegmentDamaged, _open_h5, failing_checks, rows_text
 from .store import FORMAT, VERSION, FeatureStore
 
@@ -96,6 +98,10 @@ def verify_store(store: FeatureStore, repair: bool = False) -> Verification:
                             "publishes the rows of it that pass their checks", damage=False)  # fmt: skip
     _check_failures(store, result)
     _check_hash_cache(store, result, repair)
+    for path, why in side_files.check_all(store.path / "exports"):
+        result.note(path, f"{why}; the next run that needs it sets it aside and builds it again")
+        if repair:
+            result.repaired.append(f"{path} set aside as {side_files.set_aside(path, why)}")
     for path in sorted((store.path / "quarantine").glob("*.h5")):
         result.note(path, "in quarantine (remove it once you no longer need it)", damage=False)
     return result

@@ -23,6 +23,7 @@ from ..exceptions import ConfigError, ImageReadError
 from ..hashing import read_hashed, sha256_file
 from ..images import read_image
 from ..preprocess import Preprocessing
+from . import side_files
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +154,10 @@ def quantized_model(float_model: Path, calibration: Calibration, preprocessing: 
     # named by method and images both: another method's model must not be taken for this one's
     tag = hashlib.sha256(f"{METHOD}\n{calibration.digest}".encode()).hexdigest()[:24]
     path = float_model.with_name(f"{float_model.stem}-int8-{tag}.onnx")
-    if path.is_file() and _probe_file(path).is_file():
+    # Both checked against their recorded hashes (either failing is set aside): a model that
+    # changed would embed under this fingerprint with wrong vectors
+    model_ok, probe_ok = side_files.usable(path), side_files.usable(_probe_file(path))
+    if model_ok and probe_ok:
         return path
     log.info("quantizing the network to int8 once, on %d calibration images: %s", len(calibration.keys), path)
 
@@ -205,8 +209,8 @@ def quantized_model(float_model: Path, calibration: Calibration, preprocessing: 
     probe = calibration._uint8(range(min(PROBE_IMAGES, len(calibration.keys))), preprocessing)
     probe_part = _probe_file(part)
     np.save(probe_part, probe.numpy())
-    os.replace(probe_part, _probe_file(path))
-    os.replace(part, path)
+    side_files.publish(probe_part, _probe_file(path))
+    side_files.publish(part, path)
     return path
 
 

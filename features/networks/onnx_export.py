@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from ..exceptions import ConfigError
+from . import side_files
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ def exported_model(model: nn.Module, crop: int, key: str, directory: Path) -> Pa
     rename, so a reader never sees half of one) and reused after."""
     directory = directory.expanduser()
     path = directory / f"{key}-{crop}.onnx"
-    if path.is_file():
+    if side_files.usable(path):  # its recorded content hash checked: a changed file is built again
         return path
     directory.mkdir(parents=True, exist_ok=True)
     part = path.with_name(f".{path.name}.{os.getpid()}.part")
@@ -95,7 +96,7 @@ def exported_model(model: nn.Module, crop: int, key: str, directory: Path) -> Pa
         raise ConfigError(f"the network could not be exported to ONNX ({exc}); use runtime torch") from exc
     finally:
         torch.backends.mha.set_fastpath_enabled(fastpath)
-    os.replace(part, path)
+    side_files.publish(part, path)
     return path
 
 

@@ -145,3 +145,40 @@ def test_another_quantization_method_is_another_model_and_fingerprint(tmp_path, 
     monkeypatch.setattr(features.networks.int8, "METHOD", features.networks.int8.METHOD + ", changed")
     assert _int8(tmp_path, calibration).fingerprint != first
     assert len(list((tmp_path / "exports").glob("*-int8-*.onnx"))) == 2
+
+
+@pytest.mark.parametrize("damage", ["flip 64 bytes", "flip low bits", "truncate", "empty"])
+def test_a_damaged_side_file_is_set_aside_and_rebuilt_never_used(tmp_path, pictures, damage, caplog):
+    """The issue's reproduction: the int8 model (or the fp32 export) damaged, extraction gave
+    other vectors under the clean fingerprint and `verify` saw nothing."""
+    from features.verify import verify_store
+
+    first = _int8(tmp_path, Calibration.of_files(pictures, 6))
+    images = _uint8(first, pictures[:3])
+    clean = first(images)
+    exports = tmp_path / "exports"
+    (model,) = exports.glob("*-int8-*.onnx")
+    (export,) = [p for p in exports.glob("*.onnx") if "-int8-" not in p.name]
+    target = model if damage.startswith("flip") else export
+    data = bytearray(target.read_bytes())
+    if damage == "flip 64 bytes":
+        data[len(data) // 2 : len(data) // 2 + 64] = bytes(
+            b ^ 0xFF for b in data[len(data) // 2 : len(data) // 2 + 64]
+        )
+    elif damage == "flip low bits":
+        for i in range(len(data) // 3, len(data) // 3 + 200):
+            data[i] ^= 0x01
+    target.write_bytes(
+        bytes(data[: len(data) // 2]) if damage == "truncate" else b"" if damage == "empty" else data
+    )
+
+    store = FeatureStore(tmp_path / "store")
+    store.path.mkdir()
+    (store.path / "exports").symlink_to(exports)
+    (finding,) = [f for f in verify_store(store).damaged if "/exports/" in f.path]
+    assert Path(finding.path).name == target.name and "content changed" in finding.what
+
+    again = create_extractor(device="cpu", exports=exports, **first.recipe)
+    np.testing.assert_array_equal(again(images), clean)  # built again from the recipe: the clean vectors
+    assert (exports / "damaged" / target.name).is_file() and "set aside" in caplog.text
+    assert not [f for f in verify_store(store).damaged if "/exports/" in f.path]
