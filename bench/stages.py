@@ -1,6 +1,6 @@
 """Benchmark: every stage of `dvc repro` on synthetic tasks of growing size, each in a fresh process.
 
-    python bench/pipeline.py [--sizes 10000,40000,100000] [--classes 100]
+    python bench/stages.py [--sizes 10000,40000,100000] [--classes 100]
                              [--wide 1000:10000] [--dir DIR] [--stop-after STAGE]
 
 Each task is a git + DVC copy of this project whose label table lists synthetic 64-px
