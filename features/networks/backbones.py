@@ -76,14 +76,21 @@ class Backbone:
         return groups
 
     def stage_modules(self, names: list[str]) -> list[nn.Module]:
-        """The submodules wholly inside the stages `names` (their BatchNorms keep eval mode when
-        frozen)."""
+        """The submodules inside the stages `names`: under a stage's prefix, or holding only its
+        parameters (timm's stages name parameters one by one). Frozen, they stay in eval mode:
+        BatchNorm keeps its statistics, dropout is off."""
         stages = [stage for stage in self.stages if stage.name in names]
-        return [
-            module
-            for qualified, module in self.model.named_modules()
-            if qualified and any(stage.holds(qualified + ".") for stage in stages)
-        ]
+        held = {name for name, _ in self.model.named_parameters() if any(s.holds(name) for s in stages)}
+        out = []
+        for qualified, module in self.model.named_modules():
+            own = [
+                f"{qualified}.{name}" if qualified else name
+                for name, _ in module.named_parameters(recurse=False)
+            ]
+            under = qualified and any(stage.holds(qualified + ".") for stage in stages)
+            if under or (own and own <= held):
+                out.append(module)
+        return out
 
 
 def family(arch: str) -> ModuleType:

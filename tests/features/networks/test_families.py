@@ -176,3 +176,20 @@ def test_int8_that_loses_too_much_is_refused_naming_what_works(tmp_path):
             "efficientnet_lite0", "DEFAULT", precision="int8", runtime="onnxruntime",
             device="cpu", exports=tmp_path, calibration=calibration,
         )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("arch", "freeze"),
+    [("resnet18", "layer2"), ("timm:resnet18", "stage2"), ("efficientnet_lite0", "stage3")],
+)
+def test_frozen_stages_keep_their_batchnorm_in_eval_mode(arch, freeze):
+    backbone = create_backbone(arch, "none")
+    names = backbone.stage_names()
+    frozen = names[: names.index(freeze) + 1]
+    modules = backbone.stage_modules(frozen)
+    norms = [m for m in modules if isinstance(m, nn.BatchNorm2d)]
+    assert norms, "every frozen stage of these CNNs has BatchNorm layers"
+    frozen_params = {id(p) for name, params in backbone.stage_parameters() if name in frozen for p in params}
+    every_norm = [m for m in backbone.model.modules() if isinstance(m, nn.BatchNorm2d)]
+    inside = [m for m in every_norm if {id(p) for p in m.parameters()} <= frozen_params]
+    assert {id(m) for m in norms} == {id(m) for m in inside}
