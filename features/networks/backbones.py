@@ -83,10 +83,7 @@ class Backbone:
         held = {name for name, _ in self.model.named_parameters() if any(s.holds(name) for s in stages)}
         out = []
         for qualified, module in self.model.named_modules():
-            own = [
-                f"{qualified}.{name}" if qualified else name
-                for name, _ in module.named_parameters(recurse=False)
-            ]
+            own = {f"{qualified}.{name}".lstrip(".") for name, _ in module.named_parameters(recurse=False)}
             under = qualified and any(stage.holds(qualified + ".") for stage in stages)
             if under or (own and own <= held):
                 out.append(module)
