@@ -127,7 +127,8 @@ def run_extract(args: argparse.Namespace) -> int:
     )
     for failure in report.failures:
         print(f"FAILED {failure.path}: {failure.reason}", file=sys.stderr)
-    print(f"{len(listing.images)} images: {report.summary()}")
+    skipped = f" ({len(listing.problems)} more files skipped, listed above)" if listing.problems else ""
+    print(f"{len(listing.images)} images{skipped}: {report.summary()}")
     for incident in store.incidents:  # damage set aside on the way, repeated where it is seen last
         print(f"store: {incident}", file=sys.stderr)
     return 0
