@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import statistics
 import tempfile
 import time
 from collections.abc import Iterator
@@ -34,6 +35,11 @@ from features.networks.runtimes import supports_bf16
 from pipeline.analysis.corruptions import Corruption
 
 DEFAULT_IMAGES = Path(__file__).resolve().parents[2] / "shared" / "data" / "caltech101-22"
+
+
+def _spread(values: list[float]) -> float:
+    """Half the range of the rounds: how far the median could be off on this machine."""
+    return (max(values) - min(values)) / 2
 
 
 def network_alone(extractor, tensors: list[torch.Tensor], batch_size: int) -> float:
@@ -139,7 +145,9 @@ def main() -> None:
     parser.add_argument("--images", type=Path, default=DEFAULT_IMAGES)
     parser.add_argument("--limit", type=int, default=320, help="images to use (0: all)")
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds; best of each")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="interleaved rounds; the median of each, ± half their range"
+    )
     parser.add_argument(
         "--calibration", type=int, default=128, help="int8: images its ranges are measured on"
     )
@@ -170,31 +178,37 @@ def main() -> None:
         print(f"int8: min cosine to torch fp32 {cosine:.5f} on {min(64, len(paths))} of the images")
     prep = next(iter(extractors.values())).backbone.preprocessing
     tensors = [prep.to_uint8(read_image(p)) for p in paths]
-    best: dict = {
-        name: dict.fromkeys(("alone", "full", "one", "share", "corrupted"), 0.0) for name in extractors
+    rounds: dict = {
+        name: {k: [] for k in ("alone", "full", "one", "share", "corrupted")} for name in extractors
     }
-    # Interleaved rounds, best of each: this machine's noise hits every variant alike.
+    # Interleaved rounds: this machine's noise hits every variant alike; the median of each is shown
     for _ in range(args.repeats):
         for name, extractor in extractors.items():
-            b = best[name]
-            b["alone"] = max(b["alone"], network_alone(extractor, tensors, args.batch_size))
+            r = rounds[name]
+            r["alone"].append(network_alone(extractor, tensors, args.batch_size))
             full, share = full_extraction(extractor, paths, args.batch_size, None)
-            if full > b["full"]:
-                b["full"], b["share"] = full, share
-            b["one"] = max(b["one"], full_extraction(extractor, paths, args.batch_size, 1)[0])
+            r["full"].append(full)
+            r["share"].append(share)
+            r["one"].append(full_extraction(extractor, paths, args.batch_size, 1)[0])
             if args.corruption:
-                corrupted = full_extraction(extractor, paths, args.batch_size, None, args.corruption)[0]
-                b["corrupted"] = max(b["corrupted"], corrupted)
-    base = best[("torch", "fp32")]
-    for (runtime, precision), b in best.items():
-        extractor = extractors[(runtime, precision)]
+                r["corrupted"].append(
+                    full_extraction(extractor, paths, args.batch_size, None, args.corruption)[0]
+                )
+    median = {
+        name: {k: statistics.median(v) if v else 0.0 for k, v in r.items()} for name, r in rounds.items()
+    }
+    base = median[("torch", "fp32")]
+    for (runtime, precision), b in median.items():
+        extractor, r = extractors[(runtime, precision)], rounds[(runtime, precision)]
         label = f"{runtime} {precision}"
         print(
-            f"{label:17s} network alone {b['alone']:6.1f} img/s ({b['alone'] / base['alone']:.2f}x "
-            f"torch fp32) | full extraction {b['full']:6.1f} img/s ({b['full'] / base['full']:.2f}x "
-            f"torch fp32 end to end; default workers: {default_num_workers(extractor.device)}) | "
-            f"full/network {b['full'] / b['alone']:.2f}x (target >= 0.90x) | 1 decoder process "
-            f"{b['one']:6.1f} img/s ({b['one'] / b['alone']:.2f}x) | store {100 * b['share']:.1f}% of it"
+            f"{label:17s} network alone {b['alone']:6.1f} ± {_spread(r['alone']):4.1f} img/s "
+            f"({b['alone'] / base['alone']:.2f}x torch fp32) | full extraction {b['full']:6.1f} ± "
+            f"{_spread(r['full']):4.1f} img/s ({b['full'] / base['full']:.2f}x torch fp32 end to end; "
+            f"default workers: {default_num_workers(extractor.device)}) | full/network "
+            f"{b['full'] / b['alone']:.2f}x "
+            f"(target >= 0.90x) | 1 decoder process {b['one']:6.1f} img/s ({b['one'] / b['alone']:.2f}x) | "
+            f"store {100 * b['share']:.1f}% of it"
         )
         if args.corruption:
             print(f"{label:17s} extraction of {args.corruption} copies {b['corrupted']:6.1f} img/s | "
