@@ -114,7 +114,9 @@ def test_lite_weights_are_the_packaged_imagenet_ones():
 
 
 def test_timm_offline_names_the_file_and_the_packaged_alternative(tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HOME", str(tmp_path))  # an empty hub cache
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))  # empty, whatever this machine holds
     monkeypatch.setattr(timm_models, "_reachable", lambda host, port: False)
     with pytest.raises(WeightsUnavailableError) as info:
         create_backbone("timm:resnet18.a1_in1k", "DEFAULT")
