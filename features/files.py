@@ -58,21 +58,22 @@ def _walk(folder: Path, listing: Listing) -> None:
 def _add_file(path: Path, listing: Listing, explicit: bool) -> None:
     """Classify `path` from its metadata alone: nothing here opens a file, so a FIFO named
     like an image is reported, never waited on."""
+    shown = printable(path)
     try:
         mode = path.stat().st_mode  # follows symlinks
     except OSError as error:
-        listing.problems.append((printable(path), _unusable(path, error)))
+        listing.problems.append((shown, _unusable(path, error)))
         return
     if not is_image_file(path):
         if explicit:
-            listing.problems.append((printable(path), "not an image file extension"))
+            listing.problems.append((shown, "not an image file extension"))
         else:
-            listing.ignored.append(printable(path))
+            listing.ignored.append(shown)
     elif not stat.S_ISREG(mode):
-        listing.problems.append((path, f"not a regular file ({file_kind(mode)}), never read"))
-    elif printable(path) != path:
+        listing.problems.append((shown, f"not a regular file ({file_kind(mode)}), never read"))
+    elif shown != path:
         listing.problems.append(
-            (printable(path), "its name is not valid UTF-8 (shown with \\x escapes): rename the file")
+            (shown, "its name is not valid UTF-8 (shown with \\x escapes): rename the file")
         )
     elif not os.access(path, os.R_OK):
         listing.problems.append((path, "cannot read file: permission denied"))

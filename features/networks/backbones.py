@@ -57,7 +57,7 @@ class Backbone:
     preprocessing: Preprocessing
     dim: int
     stages: tuple[Stage, ...] = ()
-    convolutional: bool = True  # int8 quantizes convolutions; a transformer has almost none
+    convolutional: bool = True  # set by create_backbone: more than one convolution
     fixed_crop: int | None = None  # the one input size a network takes (a ViT's position embeddings)
 
     def stage_names(self) -> list[str]:
@@ -66,14 +66,11 @@ class Backbone:
     def stage_parameters(self) -> list[tuple[str, list[nn.Parameter]]]:
         """Each stage's parameters, in order; parameters no stage holds (final norms) last, as
         'neck'."""
-        named = list(self.model.named_parameters())
-        groups, taken = [], set()
-        for stage in self.stages:
-            members = [p for name, p in named if name not in taken and stage.holds(name)]
-            taken.update(name for name, _ in named if stage.holds(name))
-            groups.append((stage.name, members))
-        groups.append(("neck", [p for name, p in named if name not in taken]))
-        return groups
+        groups: dict[str, list[nn.Parameter]] = {stage.name: [] for stage in self.stages} | {"neck": []}
+        for name, parameter in self.model.named_parameters():
+            owner = next((stage.name for stage in self.stages if stage.holds(name)), "neck")
+            groups[owner].append(parameter)
+        return list(groups.items())
 
     def stage_modules(self, names: list[str]) -> list[nn.Module]:
         """The submodules inside the stages `names`: under a stage's prefix, or holding only its
@@ -138,6 +135,8 @@ def create_backbone(
         raise ConfigError(
             f"crop ({backbone.preprocessing.crop}) must not exceed resize ({backbone.preprocessing.resize})"
         )
+    # int8 quantizes convolutions: a network with one (a ViT's patch embedding) gains nothing
+    backbone.convolutional = count_convolutions(backbone.model) > 1
     backbone.model.eval()
     return backbone
 

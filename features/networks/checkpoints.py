@@ -1,5 +1,5 @@
-"""Weights from files: a local checkpoint loaded into a cut network, and content digests that
-name weights in the fingerprint."""
+"""Weights from files: a local checkpoint loaded into a cut network, and the digest of a
+network's state that names hub weights in the fingerprint."""
 
 from __future__ import annotations
 
@@ -10,14 +10,7 @@ import torch
 from torch import nn
 
 from ..exceptions import ConfigError
-
-
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+from ..hashing import sha256_file
 
 
 def state_digest(model: nn.Module) -> str:
@@ -60,4 +53,4 @@ def load_checkpoint(model: nn.Module, path: Path, cut: tuple[str, ...] = ()) -> 
             f"weights: checkpoint {str(path)!r} does not fit the architecture: "
             f"missing {missing[:5]}, unexpected {unexpected[:5]}"
         )
-    return f"checkpoint(sha256={file_digest(path)})"
+    return f"checkpoint(sha256={sha256_file(path)})"

@@ -11,9 +11,10 @@ import torch
 from torch import nn
 
 from ..exceptions import ConfigError
+from ..hashing import sha256_file
 from ..preprocess import Preprocessing
 from .backbones import Backbone, Stage, looks_like_path
-from .checkpoints import file_digest, load_checkpoint
+from .checkpoints import load_checkpoint
 
 # Training resolution per variant; evaluation crops it from the image resized to resolution + 32,
 # bicubic, as the TensorFlow reference does (CROP_PADDING = 32), normalised with mean = std = 0.5.
@@ -61,7 +62,7 @@ def build(arch: str, weights: str, seed: int) -> Backbone:
     elif weights.upper() == "DEFAULT":
         path = packaged_weights(arch)
         net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-        weights_id = f"{path.name}(sha256={file_digest(path)})"
+        weights_id = f"{path.name}(sha256={sha256_file(path)})"
     else:
         raise ConfigError(
             f"weights: got {weights!r} for {arch}; choose DEFAULT (the ImageNet weights packaged in "
@@ -90,32 +91,14 @@ def packaged_weights(arch: str) -> Path:
 
 
 def _stages(net: nn.Module) -> tuple[Stage, ...]:
-    """The stem, then the seven stages of the block table (by their repeats), the head
-    convolution with the last one."""
-    stages, start = [Stage("stem", ("net._conv_stem.", "net._bn0."))], 0
-    repeats = [block.num_repeat for block in net._blocks_args]
-    repeats = _scaled_repeats(net, repeats)
-    for number, count in enumerate(repeats, start=1):
-        prefixes = tuple(f"net._blocks.{i}." for i in range(start, start + count))
-        if number == len(repeats):
-            prefixes += ("net._conv_head.", "net._bn1.")
-        stages.append(Stage(f"stage{number}", prefixes))
-        start += count
+    """The stem, then the stages of the block table: each begins where a block changes the
+    channel count (the blocks after it in its stage keep it); the head convolution goes with
+    the last one."""
+    args = [block._block_args for block in net._blocks]
+    starts = [i for i, a in enumerate(args) if a.input_filters != a.output_filters]
+    ends = starts[1:] + [len(args)]
+    stages = [Stage("stem", ("net._conv_stem.", "net._bn0."))]
+    for number, (start, end) in enumerate(zip(starts, ends, strict=True), start=1):
+        head = ("net._conv_head.", "net._bn1.") if end == len(args) else ()
+        stages.append(Stage(f"stage{number}", tuple(f"net._blocks.{i}." for i in range(start, end)) + head))
     return tuple(stages)
-
-
-def _scaled_repeats(net: nn.Module, repeats: list[int]) -> list[int]:
-    """Blocks per stage as built (depth scaling changes the table's repeats; Lite keeps the
-    first and last stage as written)."""
-    total = len(net._blocks)
-    if sum(repeats) == total:
-        return repeats
-    from efficientnet_lite_pytorch.utils import round_repeats
-
-    scaled = [
-        r if i in (0, len(repeats) - 1) else round_repeats(r, net._global_params)
-        for i, r in enumerate(repeats)
-    ]
-    if sum(scaled) != total:
-        raise ConfigError(f"EfficientNet-Lite: {total} blocks do not match the block table {scaled}")
-    return scaled

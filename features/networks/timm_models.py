@@ -16,9 +16,10 @@ import torch
 from torch import nn
 
 from ..exceptions import ConfigError, WeightsUnavailableError
+from ..hashing import sha256_file
 from ..preprocess import Preprocessing
-from .backbones import TIMM_PREFIX, Backbone, Stage, count_convolutions, looks_like_path
-from .checkpoints import file_digest, state_digest
+from .backbones import TIMM_PREFIX, Backbone, Stage, looks_like_path
+from .checkpoints import state_digest
 
 INSTALL = 'pip install -e ".[timm]"'
 HUB = ("huggingface.co", 443)
@@ -44,7 +45,7 @@ def build(arch: str, weights: str, seed: int) -> Backbone:
         if not path.is_file():
             raise ConfigError(f"weights: checkpoint {weights!r} does not exist")
         model = _pretrained(timm, name, path)
-        weights_id = f"checkpoint(sha256={file_digest(path)})"
+        weights_id = f"checkpoint(sha256={sha256_file(path)})"
     elif weights.upper() == "DEFAULT":
         model = _pretrained(timm, name, _hub_file(timm, name))
         weights_id = f"{model.pretrained_cfg.get('hf_hub_id') or name}(sha256={state_digest(model)})"
@@ -60,7 +61,6 @@ def build(arch: str, weights: str, seed: int) -> Backbone:
         _preprocessing(timm, model),
         int(model.num_features),
         stages=_stages(timm, model),
-        convolutional=count_convolutions(model) > 2,  # a ViT has one, its patch embedding
         fixed_crop=model.pretrained_cfg["input_size"][-1]
         if model.pretrained_cfg.get("fixed_input_size")
         else None,

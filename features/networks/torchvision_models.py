@@ -16,7 +16,7 @@ from torchvision.models import get_model, get_model_builder, get_model_weights, 
 from ..constants import DEFAULT_CROP, DEFAULT_RESIZE, IMAGENET_MEAN, IMAGENET_STD
 from ..exceptions import ConfigError, WeightsUnavailableError
 from ..preprocess import Preprocessing
-from .backbones import Backbone, Stage, count_convolutions, looks_like_path
+from .backbones import Backbone, Stage, looks_like_path
 from .checkpoints import load_checkpoint
 
 # Family (name prefix) -> the module replaced by an identity. ConvNeXt keeps its classifier's
@@ -72,7 +72,6 @@ def build(arch: str, weights: str, seed: int) -> Backbone:
         preprocessing,
         dim,
         stages=stages(arch, model),
-        convolutional=count_convolutions(model) > 1,
         fixed_crop=getattr(model, "image_size", None) if _family(arch) == "vit" else None,
     )
 
@@ -121,11 +120,7 @@ def stages(arch: str, model: nn.Module) -> tuple[Stage, ...]:
 
 
 def _first_linear(module: nn.Module) -> nn.Linear:
-    return next(
-        m
-        for m in ([module] if isinstance(module, nn.Linear) else module.modules())
-        if isinstance(m, nn.Linear)
-    )
+    return next(m for m in module.modules() if isinstance(m, nn.Linear))  # modules() starts with itself
 
 
 def _enum_preprocessing(enum) -> Preprocessing:
