@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench.machine import RESULTS, RecordedOutput
 from features import FeatureStore, StoreWriter, create_extractor, derived_key, extract, read_image
 from features.hash_cache import hash_files
 from features.loader import default_num_workers
@@ -152,70 +153,72 @@ def main() -> None:
         "--calibration", type=int, default=128, help="int8: images its ranges are measured on"
     )
     parser.add_argument("--corruption", help="also extract corrupted copies, e.g. gaussian_blur@3")
+    parser.add_argument("--out", type=Path, default=RESULTS / "extract.txt", help="the results file")
     args = parser.parse_args()
-
-    paths = sorted(args.images.rglob("*.jpg"))
-    paths = paths[: args.limit] if args.limit else paths
-    print(
-        f"{len(paths)} images from {args.images}, batch {args.batch_size}, "
-        f"{torch.get_num_threads()} torch threads"
-    )
-    exports = Path(tempfile.mkdtemp()) / "exports"
-    # int8 calibrated as the embed stage does it: a seeded draw of the task's own images
-    calibration = Calibration.of_files(paths, args.calibration)
-    extractors = {
-        (runtime, precision): create_extractor(
-            weights="none",
-            precision=precision,
-            runtime=runtime,
-            exports=exports,
-            calibration=calibration if precision == "int8" else None,
-        )  # fmt: skip
-        for runtime, precision in variants()
-    }
-    if ("onnxruntime", "int8") in extractors:
-        cosine = min_cosine(extractors, tensors_of(extractors, paths[:64]))
-        print(f"int8: min cosine to torch fp32 {cosine:.5f} on {min(64, len(paths))} of the images")
-    prep = next(iter(extractors.values())).backbone.preprocessing
-    tensors = [prep.to_uint8(read_image(p)) for p in paths]
-    rounds: dict = {
-        name: {k: [] for k in ("alone", "full", "one", "share", "corrupted")} for name in extractors
-    }
-    # Interleaved rounds: this machine's noise hits every variant alike; the median of each is shown
-    for _ in range(args.repeats):
-        for name, extractor in extractors.items():
-            r = rounds[name]
-            r["alone"].append(network_alone(extractor, tensors, args.batch_size))
-            full, share = full_extraction(extractor, paths, args.batch_size, None)
-            r["full"].append(full)
-            r["share"].append(share)
-            r["one"].append(full_extraction(extractor, paths, args.batch_size, 1)[0])
-            if args.corruption:
-                r["corrupted"].append(
-                    full_extraction(extractor, paths, args.batch_size, None, args.corruption)[0]
-                )
-    median = {
-        name: {k: statistics.median(v) if v else 0.0 for k, v in r.items()} for name, r in rounds.items()
-    }
-    base = median[("torch", "fp32")]
-    for (runtime, precision), b in median.items():
-        extractor, r = extractors[(runtime, precision)], rounds[(runtime, precision)]
-        label = f"{runtime} {precision}"
+    with RecordedOutput(args.out):
+        paths = sorted(args.images.rglob("*.jpg"))
+        paths = paths[: args.limit] if args.limit else paths
         print(
-            f"{label:17s} network alone {b['alone']:6.1f} ± {_spread(r['alone']):4.1f} img/s "
-            f"({b['alone'] / base['alone']:.2f}x torch fp32) | full extraction {b['full']:6.1f} ± "
-            f"{_spread(r['full']):4.1f} img/s ({b['full'] / base['full']:.2f}x torch fp32 end to end; "
-            f"default workers: {default_num_workers(extractor.device)}) | full/network "
-            f"{b['full'] / b['alone']:.2f}x "
-            f"(target >= 0.90x) | 1 decoder process {b['one']:6.1f} img/s ({b['one'] / b['alone']:.2f}x) | "
-            f"store {100 * b['share']:.1f}% of it"
+            f"{len(paths)} images from {args.images}, batch {args.batch_size}, "
+            f"{torch.get_num_threads()} torch threads"
         )
-        if args.corruption:
-            print(f"{label:17s} extraction of {args.corruption} copies {b['corrupted']:6.1f} img/s | "
-                  f"corrupted/clean {b['corrupted'] / b['full']:.2f}x")  # fmt: skip
-    naive = naive_loop(extractors[("torch", "fp32")], paths, args.batch_size)
-    print(f"torch fp32: naive loop (main-process decode, contiguous) {naive:6.1f} img/s | full/naive "
-          f"{base['full'] / naive:.2f}x")  # fmt: skip
+        exports = Path(tempfile.mkdtemp()) / "exports"
+        # int8 calibrated as the embed stage does it: a seeded draw of the task's own images
+        calibration = Calibration.of_files(paths, args.calibration)
+        extractors = {
+            (runtime, precision): create_extractor(
+                weights="none",
+                precision=precision,
+                runtime=runtime,
+                exports=exports,
+                calibration=calibration if precision == "int8" else None,
+            )  # fmt: skip
+            for runtime, precision in variants()
+        }
+        if ("onnxruntime", "int8") in extractors:
+            cosine = min_cosine(extractors, tensors_of(extractors, paths[:64]))
+            print(f"int8: min cosine to torch fp32 {cosine:.5f} on {min(64, len(paths))} of the images")
+        prep = next(iter(extractors.values())).backbone.preprocessing
+        tensors = [prep.to_uint8(read_image(p)) for p in paths]
+        rounds: dict = {
+            name: {k: [] for k in ("alone", "full", "one", "share", "corrupted")} for name in extractors
+        }
+        # Interleaved rounds: this machine's noise hits every variant alike; the median of each is shown
+        for _ in range(args.repeats):
+            for name, extractor in extractors.items():
+                r = rounds[name]
+                r["alone"].append(network_alone(extractor, tensors, args.batch_size))
+                full, share = full_extraction(extractor, paths, args.batch_size, None)
+                r["full"].append(full)
+                r["share"].append(share)
+                r["one"].append(full_extraction(extractor, paths, args.batch_size, 1)[0])
+                if args.corruption:
+                    r["corrupted"].append(
+                        full_extraction(extractor, paths, args.batch_size, None, args.corruption)[0]
+                    )
+        median = {
+            name: {k: statistics.median(v) if v else 0.0 for k, v in r.items()} for name, r in rounds.items()
+        }
+        base = median[("torch", "fp32")]
+        for (runtime, precision), b in median.items():
+            extractor, r = extractors[(runtime, precision)], rounds[(runtime, precision)]
+            label = f"{runtime} {precision}"
+            print(
+                f"{label:17s} network alone {b['alone']:6.1f} ± {_spread(r['alone']):4.1f} img/s "
+                f"({b['alone'] / base['alone']:.2f}x torch fp32) | full extraction {b['full']:6.1f} ± "
+                f"{_spread(r['full']):4.1f} img/s ({b['full'] / base['full']:.2f}x torch fp32 end to end; "
+                f"default workers: {default_num_workers(extractor.device)}) | full/network "
+                f"{b['full'] / b['alone']:.2f}x "
+                f"(target >= 0.90x) | 1 decoder process {b['one']:6.1f} img/s "
+                f"({b['one'] / b['alone']:.2f}x) | "
+                f"store {100 * b['share']:.1f}% of it"
+            )
+            if args.corruption:
+                print(f"{label:17s} extraction of {args.corruption} copies {b['corrupted']:6.1f} img/s | "
+                      f"corrupted/clean {b['corrupted'] / b['full']:.2f}x")  # fmt: skip
+        naive = naive_loop(extractors[("torch", "fp32")], paths, args.batch_size)
+        print(f"torch fp32: naive loop (main-process decode, contiguous) {naive:6.1f} img/s | full/naive "
+              f"{base['full'] / naive:.2f}x")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
-"""The machine a benchmark ran on, as one line for its results file: CPU model, the flags that
-decide its speed (AVX-512, native bf16, AMX), cores, and the versions that matter."""
+"""The machine a benchmark ran on (CPU model, the flags that decide its speed, cores, versions), and
+the results file that records a benchmark's output under that line."""
 
 from __future__ import annotations
 
 import os
 import platform
+import sys
 from pathlib import Path
 
 import torch
@@ -25,3 +26,35 @@ def describe_machine() -> str:
     have = [flag for flag in FLAGS if flag in flags] or ["none of " + "/".join(FLAGS)]
     return (f"machine: {model}; flags {' '.join(have)}; {os.cpu_count()} cores; torch {torch.__version__}, "
             f"{torch.get_num_threads()} threads")  # fmt: skip
+
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+class RecordedOutput:
+    """Everything printed inside `with RecordedOutput(path):` also goes to `path`, which starts
+    with the command line and the machine, so a results file always says where it came from."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def __enter__(self) -> RecordedOutput:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.file = self.path.open("w")
+        self.stdout, sys.stdout = sys.stdout, self
+        print("python " + " ".join(sys.argv))
+        print(describe_machine())
+        return self
+
+    def write(self, text: str) -> int:
+        self.file.write(text)
+        return self.stdout.write(text)
+
+    def flush(self) -> None:
+        self.file.flush()
+        self.stdout.flush()
+
+    def __exit__(self, *exc) -> None:
+        sys.stdout = self.stdout
+        self.file.close()
+        print(f"written to {self.path}")

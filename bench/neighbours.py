@@ -1,15 +1,22 @@
 """Benchmark: nearest neighbours by cosine, exact against two HNSW libraries, from one run.
 
-    python bench/neighbours.py [--sizes 50000,200000] [--queries 5000] [--dim 512] [--classes 100]
+    python bench/neighbours.py [--sizes 25000,50000,100000,200000] [--query-share 0.67]
+        [--queries N] [--dim 512] [--classes 100] [--out bench/results/neighbours.txt]
 
 Synthetic task vectors (class-centred Gaussians, as embeddings of a labelled task look) of
-each size, searched by `--queries` others for their 40 nearest (the k-NN head's widest
+each size, searched by other vectors for their 40 nearest (the k-NN head's widest
 candidate): scikit-learn's brute-force search (the k-NN head's exact search, BLAS), faiss's
 HNSW graph (what pipeline/embedding/nearest.py builds: M 32, efConstruction 80, efSearch 128)
-and usearch's with the same settings. Per library and size: build seconds, query seconds,
-recall of the exact 10 and 40 nearest, and the k-NN vote's agreement with the exact one;
-then each method's time per query from the smallest size to the largest (exact: linear in
-rows; a graph: about logarithmic). Run it alone on the machine.
+and usearch's with the same settings (`pip install usearch`; left out without it).
+
+The queries grow with the rows, as in the pipeline: a k-NN head on `rows` train rows is asked
+at least for the valid and test splits, 0.67 x rows at the default 0.6/0.2/0.2 split
+(`evaluate` also predicts the train rows; the leakage scan searches every image), so
+`--query-share` defaults to that lower bound; `--queries N` fixes the count instead.
+Per library and size: build and query seconds, recall of the exact 10 and 40 nearest, and the
+k-NN vote's agreement with the exact one; then, per size, exact against faiss's build + query,
+and the smallest size where the graph wins: where `heads.knn.index: auto` should switch
+(`KNN_GRAPH_ABOVE`). Writes its lines to `--out` with the machine. Run it alone.
 """
 
 from __future__ import annotations
@@ -25,8 +32,10 @@ from sklearn.neighbors import NearestNeighbors
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.machine import RESULTS, RecordedOutput  # noqa: E402
 from pipeline.embedding.nearest import (  # noqa: E402
     BUILD_BREADTH,
+    KNN_GRAPH_ABOVE,
     NEIGHBOURS_PER_NODE,
     SEARCH_BREADTH,
     CosineGraph,
@@ -86,36 +95,46 @@ def vote(labels: np.ndarray, rows: np.ndarray, k: int = 10) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="50000,200000")
-    parser.add_argument("--queries", type=int, default=5000)
+    parser.add_argument("--sizes", default="25000,50000,100000,200000")
+    parser.add_argument("--query-share", type=float, default=0.67, help="queries per row")
+    parser.add_argument("--queries", type=int, default=None, help="a fixed query count instead")
     parser.add_argument("--dim", type=int, default=512)
     parser.add_argument("--classes", type=int, default=100)
+    parser.add_argument("--out", type=Path, default=RESULTS / "neighbours.txt")
     args = parser.parse_args()
-    if importlib.util.find_spec("usearch") is None:
-        sys.exit("bench/neighbours.py compares faiss with usearch, not installed here: pip install usearch")
+    methods = [("faiss HNSW", faiss_graph)]
+    if importlib.util.find_spec("usearch") is not None:
+        methods.append(("usearch HNSW", usearch_graph))
     sizes = [int(s) for s in args.sizes.split(",")]
-    per_query: dict[str, list[float]] = {}
-    for rows in sizes:
-        X, labels, Q = task(rows, args.queries, args.dim, args.classes)
-        built, seconds, truth = exact(X, Q)
-        print(f"{rows:>9,} rows x {args.dim}-d, {args.queries:,} queries, k {K}:")
-        print(f"  exact (sklearn brute)  build {built:6.1f} s  query {seconds:6.1f} s", flush=True)
-        per_query.setdefault("exact", []).append(seconds / args.queries)
-        expected = vote(labels, truth)
-        for name, method in (("faiss HNSW", faiss_graph), ("usearch HNSW", usearch_graph)):
-            built, seconds, found = method(X, Q)
-            per_query.setdefault(name, []).append(seconds / args.queries)
-            print(
-                f"  {name:<22} build {built:6.1f} s  query {seconds:6.1f} s  recall@10 "
-                f"{recall(found, truth, 10):.3f}  recall@40 {recall(found, truth, K):.3f}  "
-                f"10-NN vote agrees {np.mean(vote(labels, found) == expected):.3f}",
-                flush=True,
-            )
-    if len(sizes) > 1:
-        growth = sizes[-1] / sizes[0]
-        print(f"time per query from {sizes[0]:,} to {sizes[-1]:,} rows ({growth:.0f}x the rows):")
-        for name, times in per_query.items():
-            print(f"  {name:<22} {times[-1] / times[0]:5.2f}x")
+    totals: dict[int, dict[str, float]] = {}
+    with RecordedOutput(args.out):
+        if len(methods) == 1:
+            print("usearch not installed (pip install usearch): faiss alone against exact")
+        for rows in sizes:
+            queries = args.queries or round(args.query_share * rows)
+            X, labels, Q = task(rows, queries, args.dim, args.classes)
+            built, seconds, truth = exact(X, Q)
+            print(f"{rows:>9,} rows x {args.dim}-d, {queries:,} queries, k {K}:")
+            print(f"  {'exact (sklearn brute)':<22} build {built:6.1f} s  query {seconds:6.1f} s", flush=True)
+            totals[rows] = {"exact": built + seconds}
+            expected = vote(labels, truth)
+            for name, method in methods:
+                built, seconds, found = method(X, Q)
+                totals[rows][name] = built + seconds
+                print(
+                    f"  {name:<22} build {built:6.1f} s  query {seconds:6.1f} s  recall@10 "
+                    f"{recall(found, truth, 10):.3f}  recall@40 {recall(found, truth, K):.3f}  "
+                    f"10-NN vote agrees {np.mean(vote(labels, found) == expected):.3f}",
+                    flush=True,
+                )
+        print("exact against faiss's build + query, each size's queries as above:")
+        for rows, total in totals.items():
+            faster = "graph" if total["faiss HNSW"] < total["exact"] else "exact"
+            print(f"  {rows:>9,} rows: exact {total['exact']:7.1f} s | faiss {total['faiss HNSW']:7.1f} s"
+                  f" -> {faster} faster ({total['exact'] / total['faiss HNSW']:.2f}x)")  # fmt: skip
+        wins = [rows for rows, total in totals.items() if total["faiss HNSW"] < total["exact"]]
+        where = f"from {min(wins):,} rows" if wins else "at none of these sizes"
+        print(f"the graph wins {where}; KNN_GRAPH_ABOVE is {KNN_GRAPH_ABOVE:,}")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
     python bench/scale.py [--parts store,images,plan] [--n 1000000] [--dim 2048] [--big-n 10000000]
                           [--big-dim 16] [--images 10000,100000] [--plan-n 1000000] [--dir DIR]
+                          [--out bench/results/scale-PARTS.txt]
 
 1. The disk: a file of the size the put test writes, written sequentially and fsynced (MB/s).
 2. put: one writer storing `dim`-d float32 vectors in batches of 256, publish included
@@ -46,6 +47,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.machine import RESULTS, RecordedOutput  # noqa: E402
 from features import FeatureStore  # noqa: E402
 from features.keys import to_hex  # noqa: E402
 
@@ -292,9 +294,16 @@ def main() -> None:
     parser.add_argument(
         "--dir", type=Path, default=None, help="where to build the stores (default: a temp dir)"
     )
+    parser.add_argument("--out", type=Path, default=None, help="the results file (default: by --parts)")
     args = parser.parse_args()
-    base = Path(tempfile.mkdtemp(dir=args.dir))
     parts = args.parts.split(",")
+    out = args.out or RESULTS / f"scale-{'-'.join(parts)}.txt"
+    with RecordedOutput(out):
+        bench_parts(parts, args)
+
+
+def bench_parts(parts: list[str], args: argparse.Namespace) -> None:
+    base = Path(tempfile.mkdtemp(dir=args.dir))
     try:
         if "store" in parts:
             bench_store(base, args)

@@ -32,6 +32,7 @@ STAGES = {
 }
 COMMANDS = {
     "predict": "apply a trained head to new images",
+    "export-model": "a trained head with its backbone as one ONNX file",
     "extract": "embed image files and folders into a feature store",
     "info": "what a feature store holds",
     "verify": "check every segment, index and record of a store (--repair quarantines)",
@@ -70,14 +71,14 @@ def main(argv: list[str] | None = None, prog: str = "workbench") -> int:
     command, rest = argv[0], argv[1:]
     if command in store_cli.COMMANDS:
         return store_cli.main([command, *rest], prog=prog)
-    if command not in STAGES and command != "predict":
+    if command not in STAGES and command not in ("predict", "export-model"):
         known = [*STAGES, *COMMANDS]
         print(
             f"{prog}: unknown command {command!r}; choose from {known} (see {prog} --help)", file=sys.stderr
         )
         return 2
     _log_to_stderr()
-    module = importlib.import_module(f".commands.{command}", __package__)
+    module = importlib.import_module(f".commands.{command.replace('-', '_')}", __package__)
     try:
         module.main(rest)
     except (PipelineError, FeaturesError) as exc:

@@ -8,11 +8,12 @@ fingerprint, and the quantized model is cached under that hash beside the float 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,15 +143,6 @@ def _root_logger_quiet() -> Iterator[None]:
 def quantized_model(float_model: Path, calibration: Calibration, preprocessing: Preprocessing) -> Path:
     """The int8 model of `float_model` calibrated on `calibration`, built once (published by
     rename) and reused after."""
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        CalibrationMethod,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
     # named by method and images both: another method's model must not be taken for this one's
     tag = hashlib.sha256(f"{METHOD}\n{calibration.digest}".encode()).hexdigest()[:24]
     path = float_model.with_name(f"{float_model.stem}-int8-{tag}.onnx")
@@ -161,48 +153,9 @@ def quantized_model(float_model: Path, calibration: Calibration, preprocessing: 
         return path
     log.info("quantizing the network to int8 once, on %d calibration images: %s", len(calibration.keys), path)
 
-    class Reader(CalibrationDataReader):
-        """One batch per range: ONNX Runtime merges the ranges after each (CalibStridedMinMax),
-        so memory is one batch's activations, not every image's."""
-
-        def __init__(self) -> None:
-            self.batches = calibration.batches()
-            self.pending: list[int] = []
-
-        def __len__(self) -> int:
-            return len(self.batches)
-
-        def set_range(self, start_index: int, end_index: int) -> None:
-            self.pending = list(range(start_index, end_index))
-
-        def get_next(self) -> dict | None:
-            if not self.pending:
-                return None
-            return {"images": calibration.load(self.batches[self.pending.pop(0)], preprocessing)}
-
     part = path.with_name(f".{path.name}.{os.getpid()}.part")
-    with tempfile.TemporaryDirectory(dir=path.parent) as scratch, _root_logger_quiet():
-        prepared = Path(scratch) / "prepared.onnx"
-        # Folding and shape inference first: without them the convolutions' biases are not
-        # constants and ONNX Runtime leaves them (and so the whole net) unquantized, slower than fp32.
-        quant_pre_process(str(float_model), str(prepared), skip_symbolic_shape=True)
-        float_tail = _from_last_conv(prepared)
-        try:
-            quantize_static(
-                str(prepared),
-                str(part),
-                Reader(),
-                quant_format=QuantFormat.QDQ,
-                per_channel=True,
-                activation_type=QuantType.QUInt8,
-                weight_type=QuantType.QInt8,
-                calibrate_method=CalibrationMethod.MinMax,
-                nodes_to_exclude=float_tail,
-                extra_options={"CalibStridedMinMax": 1},
-            )
-        except BaseException:
-            part.unlink(missing_ok=True)
-            raise
+    feed = [functools.partial(_inputs, calibration, rows, preprocessing) for rows in calibration.batches()]
+    quantize_file(float_model, part, feed)
     # A few calibration images kept beside the model (published first), so every session that
     # opens it is checked on images like those it was calibrated on (on noise its ranges clip)
     # without needing the calibration files again.
@@ -212,6 +165,61 @@ def quantized_model(float_model: Path, calibration: Calibration, preprocessing: 
     side_files.publish(probe_part, _probe_file(path))
     side_files.publish(part, path)
     return path
+
+
+def _inputs(calibration: Calibration, rows: range, preprocessing: Preprocessing) -> dict:
+    return {"images": calibration.load(rows, preprocessing)}
+
+
+def quantize_file(float_model: Path, target: Path, feed: Sequence[Callable[[], dict]]) -> None:
+    """Write `float_model` quantized by METHOD to `target`, its ranges measured on the inputs each
+    of `feed` returns (one batch each, loaded when reached)."""
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class Reader(CalibrationDataReader):
+        """One batch per range: ONNX Runtime merges the ranges after each (CalibStridedMinMax),
+        so memory is one batch's activations, not every image's."""
+
+        def __init__(self) -> None:
+            self.pending: list[int] = []
+
+        def __len__(self) -> int:
+            return len(feed)
+
+        def set_range(self, start_index: int, end_index: int) -> None:
+            self.pending = list(range(start_index, end_index))
+
+        def get_next(self) -> dict | None:
+            return feed[self.pending.pop(0)]() if self.pending else None
+
+    with tempfile.TemporaryDirectory(dir=target.parent) as scratch, _root_logger_quiet():
+        prepared = Path(scratch) / "prepared.onnx"
+        # Folding and shape inference first: without them the convolutions' biases are not
+        # constants and ONNX Runtime leaves them (and so the whole net) unquantized, slower than fp32.
+        quant_pre_process(str(float_model), str(prepared), skip_symbolic_shape=True)
+        try:
+            quantize_static(
+                str(prepared),
+                str(target),
+                Reader(),
+                quant_format=QuantFormat.QDQ,
+                per_channel=True,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                calibrate_method=CalibrationMethod.MinMax,
+                nodes_to_exclude=_from_last_conv(prepared),
+                extra_options={"CalibStridedMinMax": 1},
+            )
+        except BaseException:
+            target.unlink(missing_ok=True)
+            raise
 
 
 def probe_images(model: Path, preprocessing: Preprocessing) -> np.ndarray:

@@ -72,32 +72,49 @@ def exported_model(model: nn.Module, crop: int, key: str, directory: Path) -> Pa
     part = path.with_name(f".{path.name}.{os.getpid()}.part")
     log.info("exporting the network to ONNX once, for the CPU runtimes: %s", path)
     cpu = copy.deepcopy(model).float().to("cpu", memory_format=torch.contiguous_format).eval()
+    write_onnx(cpu, torch.zeros(1, 3, crop, crop), part, INPUT, [OUTPUT], name=path, fix="use runtime torch")
+    side_files.publish(part, path)
+    return path
+
+
+def write_onnx(
+    model: nn.Module,
+    example: torch.Tensor,
+    path: Path,
+    input_name: str,
+    output_names: list[str],
+    *,
+    name: Path,
+    fix: str,
+) -> None:
+    """`model` (on the CPU, in fp32) traced on `example` into an ONNX file at `path`, its batch axis
+    dynamic. Stops with ConfigError saying `fix` when the exporter cannot (`name`: the file meant)."""
     fastpath = torch.backends.mha.get_fastpath_enabled()
     torch.backends.mha.set_fastpath_enabled(False)  # its fused attention op has no ONNX form
+    dynamic = {input_name: {0: "batch"}, **{output: {0: "batch"} for output in output_names}}
     try:
         with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
             # the TorchScript exporter, chosen: no onnxscript to install, one static graph
             warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
             torch.onnx.export(
-                cpu,
-                (torch.zeros(1, 3, crop, crop),),
-                str(part),
-                input_names=[INPUT],
-                output_names=[OUTPUT],
-                dynamic_axes={INPUT: {0: "batch"}, OUTPUT: {0: "batch"}},
+                model,
+                (example,),
+                str(path),
+                input_names=[input_name],
+                output_names=output_names,
+                dynamic_axes=dynamic,
                 opset_version=OPSET,
                 dynamo=False,
             )
     except OSError as exc:  # a full disk is the disk's fault, not the network's
-        part.unlink(missing_ok=True)
-        raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        path.unlink(missing_ok=True)
+        raise OSError(exc.errno, exc.strerror, str(name)) from exc
     except Exception as exc:  # the exporter raises many types
-        part.unlink(missing_ok=True)
-        raise ConfigError(f"the network could not be exported to ONNX ({exc}); use runtime torch") from exc
+        path.unlink(missing_ok=True)
+        raise ConfigError(f"{name}: the network could not be exported to ONNX ({exc}); {fix}") from exc
     finally:
         torch.backends.mha.set_fastpath_enabled(fastpath)
-    side_files.publish(part, path)
-    return path
 
 
 def open_network(runtime: str, path: Path, precision: str, threads: int) -> Network:

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 from sklearn.base import clone
 
+from .forecast import Backtest, Forecast, backtest, forecast
 from .results import Result
 from .stats import Resamples, percentile_interval, resampled_mean
 
@@ -49,6 +50,23 @@ class CurvesResult(Result):
     level: float
     heads: dict[str, list[CurvePoint]]
     notes: list[str]  # what could not be fitted, and why
+    forecast: dict[str, Forecast] = field(default_factory=dict)  # the label budget, per head
+    backtest: dict[str, Backtest] = field(default_factory=dict)  # how far each forecast can be trusted
+
+    def add_label_budget(self, targets: list[float]) -> None:
+        """Each head's forecast and backtest from its points (the whole split's last)."""
+        for name, points in self.heads.items():
+            if not points or points[-1].per_class is not None:
+                continue
+            x = np.array([p.per_class or p.n_train / self.n_classes for p in points])
+            mean = np.array([p.accuracy for p in points])
+            draws = [np.array([p.draws[min(d, len(p.draws) - 1)] for p in points]) for d in range(self.draws)]
+            found = forecast(x, mean, draws, x[-1], targets)
+            if isinstance(found, str):
+                self.notes.append(f"{name}: no forecast ({found})")
+                continue
+            self.forecast[name] = found
+            self.backtest[name] = backtest(x, mean, x[-1])
 
 
 def nested_draws(labels: np.ndarray, sizes: list[int], draws: int, seed: int) -> dict[int, list[np.ndarray]]:

@@ -9,8 +9,8 @@ shared Caltech subset with random-init weights (128 components): 1.5x enlarged, 
 and JPEG q35/q75 copies of 50 pictures all scored above 0.82 with their original; no two
 different of those pictures scored above 0.35.
 
-Pairs come from an exact scan of all pairs in blocks of BLAS matrix products (a ball tree
-on 128-d whitened vectors measured ~15x slower above 20,000 images); above 200,000 images,
+Pairs come from an exact scan of all pairs in blocks of BLAS matrix products; above
+LEAKAGE_GRAPH_ABOVE images,
 from each image's 32 nearest in an HNSW graph (pipeline/embedding/nearest.py), which misses
 a pair only where a picture has more than 32 copies closer than it (their group still joins
 through the copies' own pairs) or the graph misses a neighbour.
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.decomposition import PCA
 
-from ..embedding.nearest import CosineGraph, approximate
+from ..embedding.nearest import LEAKAGE_GRAPH_ABOVE, CosineGraph, approximate
 from .results import Result
 
 _BLOCK = 1024  # rows per block of the scan: a 1024 x n float32 similarity block at a time
@@ -71,11 +71,11 @@ def similar_pairs(unit: np.ndarray, threshold: float, method: str = "auto") -> l
     An exact scan of the upper triangle in blocks, as float32 matrix products (BLAS), each
     candidate's cosine then recomputed in float64 and compared with `threshold`, so the pairs
     are the float64 scan's: 100,000 images of 128 components are 5e9 pairs, a few tens of
-    seconds on 2 cores, in a block of memory. Above 200,000 rows (`method` auto, or
+    seconds on 2 cores, in a block of memory. Above LEAKAGE_GRAPH_ABOVE rows (`method` auto, or
     "approximate"), the candidates are each row's nearest in an HNSW graph instead.
     """
     single = np.ascontiguousarray(unit, dtype=np.float32)
-    graph = approximate(method, len(unit))
+    graph = approximate(method, len(unit), LEAKAGE_GRAPH_ABOVE)
     candidates = _graph_candidates(single, threshold) if graph else _scan(single, threshold)
     found = []
     for rows, cols in candidates:
@@ -140,7 +140,8 @@ def find_leakage(
     grouped: bool,
 ) -> LeakageResult:
     """Every near-duplicate pair, and those that cross splits (a test image with a copy in train)."""
-    search = "approximate" if approximate("auto", len(vectors)) else "exact"  # decided once, here
+    # decided once, here
+    search = "approximate" if approximate("auto", len(vectors), LEAKAGE_GRAPH_ABOVE) else "exact"
     pairs = similar_pairs(whitened(vectors, components), threshold, search)
     ids = groups(len(vectors), pairs)
     cross = [

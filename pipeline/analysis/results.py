@@ -21,7 +21,9 @@ class Result:
     @classmethod
     def from_json(cls: type[T], data: dict) -> T:
         hints = typing.get_type_hints(cls)
-        return cls(**{f.name: _typed(data[f.name], hints[f.name]) for f in dataclasses.fields(cls)})
+        # a field the JSON lacks (written before the field existed) keeps its default
+        fields = [f for f in dataclasses.fields(cls) if f.name in data]
+        return cls(**{f.name: _typed(data[f.name], hints[f.name]) for f in fields})
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

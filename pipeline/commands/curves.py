@@ -27,6 +27,8 @@ class CurvesParams:
     resamples: int = param(1000, min=100)
     level: float = param(0.95, min=0.5, max=0.999)
     seed: int = param(0, min=0)
+    # accuracies the label budget answers "how many labels per class" for
+    targets: list[float] = param([0.9, 0.95, 0.99], gt=0.0, lt=1.0)
 
 
 def run(
@@ -51,11 +53,20 @@ def run(
         params.resamples,
         params.level,
     )
+    result.add_label_budget(params.targets)
     result.write(metrics_path)
     plot_curves(result, figure)
     for name, points in result.heads.items():
         line = ", ".join(f"{p.per_class or 'all'}: {p.accuracy:.3f}" for p in points)
         print(f"curves {name}: {line}")
+        if name in result.forecast:
+            f, b = result.forecast[name], result.backtest[name]
+            at = ", ".join(f"{k} {v['accuracy']:.3f} [{v['interval'][0]:.3f}, {v['interval'][1]:.3f}]"
+                           for k, v in f.at.items())  # fmt: skip
+            error = (
+                f"backtest error {b.mean_absolute_error:.3f}" if b.mean_absolute_error is not None else b.note
+            )
+            print(f"curves {name}: forecast ({f.curve}) {at}; {error}")
     for note in result.notes:
         print(f"curves: {note}")
     return result

@@ -7,12 +7,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from ..analysis.metrics import classification_metrics
 from ..artifacts.embeddings import load_embeddings
 from ..artifacts.predictions import aligned_proba, write_confusion_rows, write_predictions
 from ..data.params import DataParams
 from ..data.splits import SPLITS
 from ..heads.registry import head_class
+from ..heads.reject import RejectCalibration, max_probability, nearest_similarity
 from ..params import param
 from .arguments import parse_stage
 
@@ -23,11 +26,17 @@ class EvaluateParams:
     ece_bins: int = param(15, min=2)
 
 
+@dataclass(frozen=True)
+class RejectParams:
+    accept: float = param(0.95, gt=0.0, max=1.0)  # share of known-class validation images accepted
+
+
 def run(
     *,
     name: str,
     params: EvaluateParams,
     head_dir: Path,
+    reject: RejectParams | None = None,
     embeddings_path: Path,
     data_root: str,
     metrics_path: Path,
@@ -65,6 +74,14 @@ def run(
         "predict_ms_per_image": 1000 * predict_seconds / len(X),
         "model_bytes": sum(f.stat().st_size for f in head_dir.iterdir() if f.is_file()),
     }
+    calibration = RejectCalibration.read(head_dir)
+    if calibration is not None:
+        scores = {"max_probability": max_probability(head_proba)}
+        if "nearest_train" in calibration.quantiles:
+            held_out = emb.split != "train"
+            scores["nearest_train"] = np.ones(len(X), dtype=np.float32)  # a train row is its own nearest
+            scores["nearest_train"][held_out] = nearest_similarity(X[held_out], X[emb.split == "train"])
+        metrics["reject"] = reject_metrics(calibration, (reject or RejectParams()).accept, scores, emb, proba)
     metrics_path.parent.mkdir(parents=True, exist_ok=True)
     metrics_path.write_text(json.dumps(metrics, indent=2))
     write_predictions(predictions_path, emb, proba)
@@ -77,12 +94,34 @@ def run(
     return metrics
 
 
+def reject_metrics(calibration: RejectCalibration, accept: float, scores: dict, emb, proba) -> dict:
+    """Per score: the threshold accepting `accept` of the known-class validation images, and per
+    split the share accepted and the accuracy on the accepted images."""
+    out = {"accept": accept}
+    correct = proba.argmax(axis=1) == emb.labels
+    for name, values in scores.items():
+        threshold = calibration.threshold(accept, name)
+        kept = values >= threshold
+        out[name] = {"threshold": threshold} | {
+            split: {
+                "accepted": float(kept[emb.split == split].mean()),
+                "accuracy_accepted": float(correct[(emb.split == split) & kept].mean())
+                if (kept & (emb.split == split)).any()
+                else None,
+            }
+            for split in ("valid", "test")
+            if (emb.split == split).any()
+        }
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     files = ("head-dir", "embeddings", "metrics", "predictions", "confusion")
     params, args = parse_stage("evaluate", __doc__, argv, head=True, paths=dict.fromkeys(files, ""))
     run(
         name=args.head,
         params=params.block("evaluate", EvaluateParams),
+        reject=params.block("reject", RejectParams),
         head_dir=args.head_dir,
         embeddings_path=args.embeddings,
         data_root=params.block("data", DataParams).root,

@@ -7,12 +7,15 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
+
 from ..artifacts.embeddings import load_embeddings
 from ..data.params import DataParams
 from ..figures.training import plot_lr_find
-from ..heads.base import Head
+from ..heads.base import EmbeddingHead, Head
 from ..heads.halving import HalvingParams
 from ..heads.registry import head_from_params, search_space
+from ..heads.reject import TRAIN_KEYS_FILE, RejectCalibration, max_probability, nearest_similarity
 from ..heads.search import grid, projected_seconds, search
 from ..params import parse
 from .arguments import parse_stage
@@ -51,6 +54,8 @@ def run(
         **head.fit_report(),
     }
     (out / "fit.json").write_text(json.dumps(info, indent=2))
+    if valid.any():
+        _record_reject(head, X, train, valid, emb.keys, out)
     history = getattr(head, "history_", None)
     if history:
         _write_history(out / "history.csv", history)
@@ -59,6 +64,16 @@ def run(
     chosen = f" chose {found.chosen} of {len(found.candidates)} candidates;" if found.chosen else ""
     print(f"train {head.name}: fitted in {seconds:.1f}s ->{chosen} {out}; {head.fit_report()}")
     return info
+
+
+def _record_reject(head: Head, X, train, valid, keys, out: Path) -> None:
+    """The reject option's thresholds from the validation images' scores (reject.json), and for
+    an embedding head the train rows' keys its nearest_train score compares new images with."""
+    scores = {"max_probability": max_probability(head.predict_proba(X[valid]))}
+    if isinstance(head, EmbeddingHead):
+        scores["nearest_train"] = nearest_similarity(X[valid], X[train])
+        np.save(out / TRAIN_KEYS_FILE, np.asarray(keys)[train])
+    RejectCalibration.of(scores).write(out)
 
 
 LONG_SECONDS = 600

@@ -1,30 +1,35 @@
 """Approximate nearest neighbours by cosine similarity: an HNSW graph (faiss), for searches
 too large for exact BLAS scans.
 
-Exact scans cost queries x rows x features: the k-NN head's test predictions at 100,000
-images (20,000 queries against 60,000 rows) take about a minute on 2 cores, at a million
-images two hours. Above `APPROXIMATE_ABOVE` rows the k-NN head and the leakage scan search
-an HNSW graph instead (Malkov & Yashunin, 2018), which costs about log(rows) per query. faiss
-was picked over usearch by bench/neighbours.py (recall and speed at 200,000 x 512). The
-graph's neighbours are its best guess, not a proof: bench/neighbours.py prints their recall
-against the exact search, and the tests compare both.
+Exact scans cost queries x rows x features, and a task's queries grow with its rows, so an
+exact search grows with the square of the task. Above a size the k-NN head and the leakage
+scan search an HNSW graph instead (Malkov & Yashunin, 2018), which costs about log(rows) per
+query. faiss was picked over usearch by bench/neighbours.py (build, query and recall up to
+200,000 x 512). The graph's neighbours are its best guess, not a proof: bench/neighbours.py
+prints their recall against the exact search, and the tests compare both.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-# Rows above which searches go to the graph (the k-NN head's `search: auto`, leakage):
-# below, the exact scan takes under a few minutes on 2 cores and is the right answer.
-APPROXIMATE_ABOVE = 200_000
+# Train rows above which the k-NN head's `index: auto` searches the graph: where
+# bench/neighbours.py shows its build and the held-out splits' queries costing less than the
+# exact search (bench/results/neighbours.txt).
+KNN_GRAPH_ABOVE = 50_000
+# Images above which the leakage scan takes each image's nearest from the graph. It stays exact
+# further than the k-NN head: it must find every pair above a threshold, not a few neighbours,
+# and it runs once per task.
+LEAKAGE_GRAPH_ABOVE = 200_000
 NEIGHBOURS_PER_NODE = 32  # HNSW's M: links per node; recall above 0.95 at 512-d (bench/neighbours.py)
 BUILD_BREADTH = 80  # efConstruction: candidates kept while linking a new node
 SEARCH_BREADTH = 128  # efSearch: candidates kept while searching (at least 2k)
 
 
-def approximate(method: str, rows: int) -> bool:
-    """Whether a search of `rows` rows is approximate: 'exact', 'approximate', or 'auto' (by size)."""
-    return method == "approximate" or (method == "auto" and rows > APPROXIMATE_ABOVE)
+def approximate(method: str, rows: int, above: int) -> bool:
+    """Whether a search of `rows` rows is approximate: 'exact', 'approximate', or 'auto' (a graph
+    above `above` rows)."""
+    return method == "approximate" or (method == "auto" and rows > above)
 
 
 def unit_rows(vectors: np.ndarray) -> np.ndarray:

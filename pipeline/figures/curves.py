@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from ..analysis.curves import CurvesResult
+from ..analysis.forecast import curve_values
 from . import plt, save_figure
 
 
@@ -29,11 +32,23 @@ def plot_curves(result: CurvesResult, path: Path) -> None:
         ax.plot(xs, ys, marker="o", color=color, label=head)
         for x, p in zip(xs, points, strict=True):
             ax.scatter([x] * len(p.draws), p.draws, s=6, color=color, alpha=0.4)
+        budget = result.forecast.get(head)
+        if budget is not None:  # the fitted curve through the points, on to its last forecast
+            grid = np.geomspace(xs[0], max(v["labels_per_class"] for v in budget.at.values()), 100)
+            ax.plot(grid, curve_values(budget, grid), color=color, linestyle=":", linewidth=1.2)
+            for v in budget.at.values():
+                x, y, (low, high) = v["labels_per_class"], v["accuracy"], v["interval"]
+                ax.errorbar(
+                    [x], [y], [[y - low], [high - y]], color=color, marker="D", markersize=4, capsize=2
+                )
+                ticks[x] = f"{x:.0f}\nforecast"
+                top = max(top, high)
     ax.axhline(1 / result.n_classes, color="grey", linestyle="--", linewidth=1, label="chance")
     level = round(result.level * 100)
     ax.set(
         xscale="log",
-        xlabel="labelled train images per class (last point: the whole train split)",
+        xlabel="labelled train images per class (last point: the whole train split; dotted: the fitted "
+        "curve, diamonds: its forecasts)",
         ylabel="test accuracy",
         ylim=(0, min(1.0, top + 0.1)),
         title=f"Learning curves: mean of {result.draws} draws, {level}% bootstrap band, dots: each draw",

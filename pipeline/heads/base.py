@@ -23,7 +23,7 @@ from ..artifacts.feature_source import FeatureSource
 from ..exceptions import PipelineError
 from ..params import check_value
 from .image_inputs import ImageInputs
-from .modules import pixel_normalizer
+from .modules import SoftmaxOfLogits, pixel_normalizer
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,15 @@ class Head(ClassifierMixin, BaseEstimator):
         Embedding heads map embeddings to logits; image heads map [0, 1] pixels to logits.
         """
         return None
+
+    def probability_module(self) -> nn.Module | None:
+        """This head's inputs (embeddings; [0, 1] pixels for an image head) to class
+        probabilities, as one frozen torch module: what an exported model runs. None where the
+        head has no such form. Default: the softmax of `differentiable()`."""
+        logits = self.differentiable()
+        if logits is None:
+            return None
+        return nn.Sequential(logits, SoftmaxOfLogits(len(self.classes_))).eval().requires_grad_(False)
 
     def fit_report(self) -> dict:
         """JSON-ready facts about the fit (chosen lambda, epochs run, ...)."""

@@ -1,6 +1,6 @@
 """k-nearest-neighbours head on cosine similarity: a cheap, assumption-free baseline.
 
-Exact (scikit-learn's brute-force search, BLAS) up to 200,000 train rows; above, an HNSW
+Exact (scikit-learn's brute-force search, BLAS) up to KNN_GRAPH_ABOVE train rows; above, an HNSW
 graph (pipeline/embedding/nearest.py) whose neighbours vote the same way.
 """
 
@@ -16,10 +16,12 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import Normalizer
 from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
+from torch import nn
 
-from ..embedding.nearest import CosineGraph, approximate
+from ..embedding.nearest import KNN_GRAPH_ABOVE, CosineGraph, approximate
 from ..params import rule
 from .base import validated_fit
+from .modules import NeighbourVote
 from .sklearn_base import SklearnHead
 
 GRAPH_FILE = "graph.npz"  # the HNSW graph and the train rows' class codes
@@ -28,7 +30,7 @@ GRAPH_FILE = "graph.npz"  # the HNSW graph and the train rows' class codes
 class KNNHead(SklearnHead):
     """k nearest neighbours by cosine similarity (L2-normalised vectors), distance-weighted.
 
-    `index`: exact, approximate (an HNSW graph), or auto (approximate above 200,000 train rows)."""
+    `index`: exact, approximate (an HNSW graph), or auto (approximate above KNN_GRAPH_ABOVE train rows)."""
 
     name = "knn"
     rules = {
@@ -48,7 +50,7 @@ class KNNHead(SklearnHead):
     @validated_fit
     def fit(self, X, y, eval_set=None):
         X, y = validate_data(self, X, y)
-        if not approximate(self.index, len(X)):
+        if not approximate(self.index, len(X), KNN_GRAPH_ABOVE):
             self.graph_ = None
             return super().fit(X, y, eval_set)
         if self.n_neighbors > len(X):
@@ -71,6 +73,17 @@ class KNNHead(SklearnHead):
         unit vectors (what the exact search weighs by): sqrt(2 - 2 cos)."""
         similarity, rows = graph.search(np.asarray(X, dtype=np.float32), k)
         return codes[rows], np.sqrt(np.maximum(2.0 - 2.0 * similarity.astype(np.float64), 0.0))
+
+    def probability_module(self) -> nn.Module | None:
+        """The exact search's vote with the train vectors as constants; None for a graph (its
+        search has no ONNX form)."""
+        if getattr(self, "graph_", None) is not None:
+            return None
+        check_is_fitted(self, "model_")
+        search = self.model_[-1]
+        return NeighbourVote(
+            search._fit_X, search._y, len(self.classes_), self.n_neighbors, self.weights
+        ).eval()
 
     def fit_report(self) -> dict:
         graph = getattr(self, "graph_", None)
@@ -98,7 +111,7 @@ class KNNHead(SklearnHead):
         start = time.perf_counter()
         widest = min(max(sizes), len(X))
         classes = unique_labels(y)
-        if approximate(self.index, len(X)):
+        if approximate(self.index, len(X), KNN_GRAPH_ABOVE):
             graph = CosineGraph.build(X)
             codes, distance = self._neighbours(graph, np.searchsorted(classes, np.asarray(y)), X_val, widest)
         else:

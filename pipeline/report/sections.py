@@ -103,8 +103,50 @@ def curves_section(result: CurvesResult, figure: Path) -> str:
         ),
         table(["head", *[f"{k} per class" if k else "all" for k in sizes]], rows),
         image_tag(figure, "learning curves"),
+        *label_budget(result),
         *[f'<p class="note">{n}</p>' for n in result.notes],
     )
+
+
+def label_budget(result: CurvesResult) -> list[str]:
+    """The forecast table: each head's curve, its accuracy at 2x and 5x the labels, the labels a
+    target needs, and the backtest error beside it."""
+    if not result.forecast:
+        return []
+    first = next(iter(result.forecast.values()))
+    factors, targets = list(first.at), list(first.targets)
+    rows = []
+    for head, f in result.forecast.items():
+        b = result.backtest[head]
+        at = [
+            f"{v['accuracy']:.3f} ({v['interval'][0]:.3f} to {v['interval'][1]:.3f})" for v in f.at.values()
+        ]
+        reach = [
+            f"{v['labels_per_class']:.0f}" if v["labels_per_class"] else "not reached"
+            for v in f.targets.values()
+        ]
+        error = f"{b.mean_absolute_error:.3f} (fitted up to {b.fitted_up_to:.0f})" if b.errors else b.note
+        rows.append([head, f.curve, f"{f.labels_per_class:.0f}", *at, *reach, error])
+    return [
+        paragraph(
+            "Label budget: the curve chosen by AICc for each head (a saturating power law or a line in "
+            "log labels), its test accuracy at 2x and 5x the labels per class the train split has "
+            "(in brackets: the same curve fitted to each draw alone), the labels per class it needs to "
+            "reach each target, and its backtest: fitted on the points up to half the labels, its mean "
+            "absolute error on the points above. Trust a forecast about as far as its backtest error."
+        ),
+        table(
+            [
+                "head",
+                "curve",
+                "labels per class now",
+                *[f"accuracy at {k}" for k in factors],
+                *[f"labels for {t}" for t in targets],
+                "backtest error",
+            ],
+            rows,
+        ),  # fmt: skip
+    ]
 
 
 def leakage_section(result: LeakageResult, figures: Path) -> str:

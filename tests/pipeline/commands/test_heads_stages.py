@@ -164,6 +164,8 @@ def test_curves_stage_uses_the_enabled_embedding_heads_as_train_chose_them(tmp_p
     saved = json.loads((tmp_path / "curves.json").read_text())
     assert saved["heads"]["logreg"][-1]["per_class"] is None and saved["n_test"] == 12
     assert [p.per_class for p in result.heads["logreg"]] == [2, 5, None]
+    assert "logreg: no forecast (3 curve points; a forecast needs 4)" in saved["notes"]  # said, not guessed
+    assert saved["forecast"] == {} and saved["backtest"] == {}
     assert (tmp_path / "curves.png").stat().st_size > 10_000
 
 

@@ -19,6 +19,7 @@ from pipeline.data.params import DataParams
 from pipeline.embedding.params import BackboneParams, EmbedParams
 from pipeline.exceptions import PipelineError
 from pipeline.heads.registry import head_class, make_head
+from pipeline.heads.reject import RejectCalibration
 from tests.conftest import SMALL, make_folder
 
 
@@ -134,3 +135,44 @@ def test_usage_errors_exit_2_and_failures_exit_1(trained, tmp_path):
     assert missing.returncode == 1
     assert missing.stderr.strip().splitlines()[-1].startswith("error in predict: no fitted head in")
     assert "Traceback" not in missing.stderr
+
+
+@pytest.mark.parametrize("score", ["max_probability", "nearest_train"])
+def test_reject_marks_images_below_the_threshold_unknown(trained, tmp_path, score):
+    """--reject: the threshold from the head's validation images; below it `unknown`, with the score."""
+    tmp, new, store = trained
+    calibration = RejectCalibration.read(tmp / "logreg")
+    out = tmp_path / "p.csv"
+    args = ["predict", "--head", str(tmp / "logreg"), str(new), "--out", str(out), "--store", store]
+    result = _workbench(*args, "--reject", "0.5", "--reject-score", score)
+    assert result.returncode == 0, result.stderr
+    threshold = calibration.threshold(0.5, score)
+    rows = _rows(out)
+    assert rows and all(r["score"] for r in rows)
+    for row in rows:
+        below = float(row["score"]) < threshold
+        assert (row["predicted"] == "unknown") == below
+        assert row["predicted"] == "unknown" or row["predicted"] == row["top3"].split(" ")[0]
+    unknown = sum(r["predicted"] == "unknown" for r in rows)
+    assert f"{unknown} unknown ({score} below {threshold:.4f}, which accepts 50%" in result.stdout
+    plain = _workbench(*args[:-2], "--out", str(tmp_path / "plain.csv"), "--store", store)
+    assert "score" not in _rows(tmp_path / "plain.csv")[0] and plain.returncode == 0
+
+
+def test_reject_with_a_score_the_head_lacks_says_so(trained, tmp_path):
+    tmp, new, _ = trained
+    out = str(tmp_path / "x.csv")
+    result = _workbench("predict", "--head", str(tmp / "finetune"), str(new), "--out", out, "--reject",
+                        "--reject-score", "nearest_train")  # fmt: skip
+    assert result.returncode == 1 and "no 'nearest_train' thresholds" in result.stderr
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_evaluate_reports_the_reject_option(trained):
+    tmp, _, _ = trained
+    reject = json.loads((tmp / "logreg.json").read_text())["reject"]
+    assert reject["accept"] == 0.95
+    for score in ("max_probability", "nearest_train"):
+        assert 0.0 <= reject[score]["test"]["accepted"] <= 1.0 and "threshold" in reject[score]
+    finetune = json.loads((tmp / "finetune.json").read_text())["reject"]
+    assert "max_probability" in finetune and "nearest_train" not in finetune

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.embedding.nearest import APPROXIMATE_ABOVE, CosineGraph, approximate, unit_rows
+from pipeline.embedding.nearest import CosineGraph, approximate, unit_rows
 
 
 def clustered(rows: int, dim: int = 64, classes: int = 50, seed: int = 0):
@@ -48,5 +48,5 @@ def test_more_neighbours_than_rows_is_refused():
 
 
 def test_auto_is_exact_up_to_the_threshold():
-    assert not approximate("auto", APPROXIMATE_ABOVE) and approximate("auto", APPROXIMATE_ABOVE + 1)
-    assert approximate("approximate", 10) and not approximate("exact", 10**9)
+    assert not approximate("auto", 500, above=500) and approximate("auto", 501, above=500)
+    assert approximate("approximate", 10, above=500) and not approximate("exact", 10**9, above=500)

@@ -1,0 +1,164 @@
+"""Label budget: a learning curve's fit, its forecast at 2x and 5x the labels, the labels per
+class a target accuracy needs, and a backtest that says how far such forecasts can be trusted.
+
+Two curves are fitted to test accuracy against labelled images per class (n): a saturating power
+law, a - b n^-c (the form learning curves take in Hestness et al. 2017 and Mukherjee et al.
+2003), and a straight line in log n, a + b log n, the simpler rival (it never saturates). The one
+with the lower small-sample AIC (AICc) is chosen and named. The forecast's interval is the
+spread of the same curve fitted to each draw's points alone (their min and max): what another
+draw of the same number of labels would have given, not the test set's noise, which the curve
+points' own intervals show. The backtest fits on the points up to half the labels, forecasts
+the points above, and reports the error: the one measure of how far the forecast can go.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import OptimizeWarning, curve_fit
+
+from .results import Result
+
+FACTORS = (2.0, 5.0)  # forecasts at these multiples of the labels the train split has
+MIN_POINTS = 4  # a 3-parameter curve on fewer points has nothing left to test it
+
+
+def power_law(n, a, b, c):
+    return a - b * np.power(n, -c)
+
+
+def log_line(n, a, b):
+    return a + b * np.log(n)
+
+
+CURVES = {
+    "power law a - b n^-c": (power_law, [1.0, 1.0, 0.5], ([0.0, 0.0, 0.01], [1.0, 10.0, 3.0])),
+    "log line a + b log n": (log_line, [0.5, 0.1], ([-10.0, -10.0], [10.0, 10.0])),
+}
+
+
+@dataclass
+class Forecast(Result):
+    curve: str  # the chosen form
+    params: list[float]
+    aicc: dict[str, float]  # every form's AICc on the mean points (lower is better)
+    labels_per_class: float  # what the train split has (its mean per class)
+    at: dict[str, dict]  # "2x" -> {"labels_per_class", "accuracy", "interval"}
+    targets: dict[str, dict]  # "0.95" -> {"labels_per_class" or None, "note"}
+    ceiling: float | None  # the power law's a: accuracy with unlimited labels of this kind
+
+
+@dataclass
+class Backtest(Result):
+    fitted_up_to: float  # labels per class of the points fitted
+    curve: str
+    errors: list[dict] = field(default_factory=list)  # per forecast point: labels, forecast, measured, error
+    mean_absolute_error: float | None = None
+    note: str = ""
+
+
+def fit_curve(x: np.ndarray, y: np.ndarray, name: str) -> np.ndarray | None:
+    """The curve `name` least-squares fitted to (x, y); None where it does not converge."""
+    function, start, bounds = CURVES[name]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", OptimizeWarning)
+            params, _ = curve_fit(function, x, y, p0=start, bounds=bounds, maxfev=20_000)
+    except (RuntimeError, ValueError):
+        return None
+    return params
+
+
+def aicc(x: np.ndarray, y: np.ndarray, name: str, params: np.ndarray) -> float:
+    """Small-sample AIC of a least-squares fit (Hurvich & Tsai 1989); inf with too few points."""
+    n, k = len(x), len(params) + 1  # the residual variance is a parameter too
+    rss = max(float(np.sum((CURVES[name][0](x, *params) - y) ** 2)), 1e-12)
+    if n - k - 1 <= 0:
+        return float("inf")
+    return n * np.log(rss / n) + 2 * k + 2 * k * (k + 1) / (n - k - 1)
+
+
+def choose_curve(x: np.ndarray, y: np.ndarray) -> tuple[str, np.ndarray, dict[str, float]] | None:
+    fits = {name: fit_curve(x, y, name) for name in CURVES}
+    scores = {name: aicc(x, y, name, p) for name, p in fits.items() if p is not None}
+    if not scores:
+        return None
+    best = min(scores, key=scores.get)
+    return best, fits[best], scores
+
+
+def curve_values(found: Forecast, n: np.ndarray) -> np.ndarray:
+    """The chosen curve's accuracy at `n` labels per class."""
+    return np.clip(CURVES[found.curve][0](n, *found.params), 0, 1)
+
+
+def labels_for(name: str, params: np.ndarray, target: float) -> float | None:
+    """Labels per class at which the curve reaches `target`; None where it never does."""
+    if name.startswith("power"):
+        a, b, c = params
+        return float((b / (a - target)) ** (1 / c)) if target < a else None
+    a, b = params
+    return float(np.exp((target - a) / b)) if b > 0 and target <= 1 else None
+
+
+def forecast(
+    x: np.ndarray, mean: np.ndarray, draws: list[np.ndarray], current: float, targets: list[float]
+) -> Forecast | str:
+    """The chosen curve on the mean points, forecast at FACTORS x `current` labels per class,
+    with the per-draw fits' spread; or why there is none."""
+    if len(x) < MIN_POINTS:
+        return f"{len(x)} curve points; a forecast needs {MIN_POINTS}"
+    chosen = choose_curve(x, mean)
+    if chosen is None:
+        return "no curve could be fitted to these points"
+    name, params, scores = chosen
+    function = CURVES[name][0]
+    per_draw = [p for p in (fit_curve(x, y, name) for y in draws) if p is not None]
+    at = {}
+    for factor in FACTORS:
+        n = current * factor
+        spread = [float(np.clip(function(n, *p), 0, 1)) for p in per_draw] or [np.nan]
+        at[f"{factor:g}x"] = {
+            "labels_per_class": n,
+            "accuracy": float(np.clip(function(n, *params), 0, 1)),
+            "interval": [min(spread), max(spread)],
+        }
+    reach = {}
+    for target in targets:
+        needed = labels_for(name, params, target)
+        if needed is None:
+            ceiling = f"its ceiling is {params[0]:.3f}" if name.startswith("power") else "it falls"
+            note = f"not reached by this curve ({ceiling}): more labels of this kind will not get there"
+        elif needed <= current:
+            note = f"reached already at the current labels (the curve: {needed:.0f} per class)"
+        else:
+            note = f"about {needed:.0f} labels per class ({needed / current:.1f}x the current)"
+        reach[f"{target:g}"] = {"labels_per_class": needed, "note": note}
+    ceiling = float(params[0]) if name.startswith("power") else None
+    return Forecast(name, [float(p) for p in params], scores, float(current), at, reach, ceiling)
+
+
+def backtest(x: np.ndarray, mean: np.ndarray, current: float) -> Backtest:
+    """Fit on the points up to half the current labels, forecast the points above."""
+    half = current / 2
+    early, late = x <= half, x > half
+    if early.sum() < MIN_POINTS - 1 or not late.any():
+        return Backtest(
+            half, "", note=f"{int(early.sum())} points up to {half:.0f} labels per class: too few to fit on"
+        )
+    chosen = choose_curve(x[early], mean[early]) if early.sum() >= MIN_POINTS else None
+    name = chosen[0] if chosen else "power law a - b n^-c"
+    params = chosen[1] if chosen else fit_curve(x[early], mean[early], name)
+    if params is None:
+        return Backtest(half, name, note="the curve did not converge on the early points")
+    errors = [
+        {"labels_per_class": float(n), "forecast": float(np.clip(CURVES[name][0](n, *params), 0, 1)),
+         "measured": float(m)}
+        for n, m in zip(x[late], mean[late], strict=True)
+    ]  # fmt: skip
+    for e in errors:
+        e["error"] = e["forecast"] - e["measured"]
+    mae = float(np.mean([abs(e["error"]) for e in errors]))
+    return Backtest(half, name, errors, mae)
