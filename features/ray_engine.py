@@ -281,7 +281,7 @@ def _gpus_per_actor(options: RayOptions) -> float:
 
 
 def _default_actors(gpus_per_actor: float) -> int:
-    """One per GPU; without GPUs, one per core (see `_embed_on_ray`)."""
+    """One per GPU; without GPUs, one per core (each single-threaded, decoding its own images)."""
     if gpus_per_actor:
         return max(1, int(_cluster("GPU") // gpus_per_actor))
     return max(1, int(_cluster("CPU")))

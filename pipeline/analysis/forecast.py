@@ -1,14 +1,17 @@
 """Label budget: a learning curve's fit, its forecast at 2x and 5x the labels, the labels per
 class a target accuracy needs, and a backtest that says how far such forecasts can be trusted.
 
-Two curves are fitted to test accuracy against labelled images per class (n): a saturating power
-law, a - b n^-c (the form learning curves take in Hestness et al. 2017 and Mukherjee et al.
-2003), and a straight line in log n, a + b log n, the simpler rival (it never saturates). The one
-with the lower small-sample AIC (AICc) is chosen and named. The forecast's interval is the
-spread of the same curve fitted to each draw's points alone (their min and max): what another
-draw of the same number of labels would have given, not the test set's noise, which the curve
-points' own intervals show. The backtest fits on the points up to half the labels, forecasts
-the points above, and reports the error: the one measure of how far the forecast can go.
+Two curves are fitted to test accuracy against labelled images per class (n), both saturating
+power laws (the form learning curves take in Hestness et al. 2017 and Mukherjee et al. 2003):
+a - b n^-c, whose ceiling a is below 1 where the classes overlap, and 1 - b n^-c, the error
+alone falling as a power of n, the simpler rival with one parameter fewer. The one with the
+lower small-sample AIC (AICc) is chosen and named. (A line in log n fits early points as well
+and was tried: it never saturates, so it forecast 1.000 at 2x the labels on the shared subset.)
+The forecast's interval is the spread of the same curve fitted to each draw's points alone
+(their min and max): what another draw of the same number of labels would have given, not the
+test set's noise, which the curve points' own intervals show. The backtest fits on the points up
+to half the labels, forecasts the points above, and reports the error: the one measure of how far
+the forecast can go.
 """
 
 from __future__ import annotations
@@ -29,13 +32,13 @@ def power_law(n, a, b, c):
     return a - b * np.power(n, -c)
 
 
-def log_line(n, a, b):
-    return a + b * np.log(n)
+def error_power_law(n, b, c):
+    return 1.0 - b * np.power(n, -c)
 
 
 CURVES = {
     "power law a - b n^-c": (power_law, [1.0, 1.0, 0.5], ([0.0, 0.0, 0.01], [1.0, 10.0, 3.0])),
-    "log line a + b log n": (log_line, [0.5, 0.1], ([-10.0, -10.0], [10.0, 10.0])),
+    "error power law 1 - b n^-c": (error_power_law, [1.0, 0.5], ([0.0, 0.01], [10.0, 3.0])),
 }
 
 
@@ -47,7 +50,7 @@ class Forecast(Result):
     labels_per_class: float  # what the train split has (its mean per class)
     at: dict[str, dict]  # "2x" -> {"labels_per_class", "accuracy", "interval"}
     targets: dict[str, dict]  # "0.95" -> {"labels_per_class" or None, "note"}
-    ceiling: float | None  # the power law's a: accuracy with unlimited labels of this kind
+    ceiling: float  # the accuracy the curve tends to with unlimited labels of this kind
 
 
 @dataclass
@@ -96,11 +99,13 @@ def curve_values(found: Forecast, n: np.ndarray) -> np.ndarray:
 
 def labels_for(name: str, params: np.ndarray, target: float) -> float | None:
     """Labels per class at which the curve reaches `target`; None where it never does."""
-    if name.startswith("power"):
-        a, b, c = params
-        return float((b / (a - target)) ** (1 / c)) if target < a else None
-    a, b = params
-    return float(np.exp((target - a) / b)) if b > 0 and target <= 1 else None
+    a, b, c = ceiling(name, params), *params[-2:]
+    return float((b / (a - target)) ** (1 / c)) if target < a else None
+
+
+def ceiling(name: str, params) -> float:
+    """The accuracy the curve tends to with unlimited labels of this kind."""
+    return float(params[0]) if name.startswith("power law a") else 1.0
 
 
 def forecast(
@@ -129,15 +134,16 @@ def forecast(
     for target in targets:
         needed = labels_for(name, params, target)
         if needed is None:
-            ceiling = f"its ceiling is {params[0]:.3f}" if name.startswith("power") else "it falls"
-            note = f"not reached by this curve ({ceiling}): more labels of this kind will not get there"
+            note = (f"not reached by this curve (its ceiling is {ceiling(name, params):.3f}): more labels "
+                    "of this kind will not get there")  # fmt: skip
         elif needed <= current:
             note = f"reached already at the current labels (the curve: {needed:.0f} per class)"
         else:
             note = f"about {needed:.0f} labels per class ({needed / current:.1f}x the current)"
         reach[f"{target:g}"] = {"labels_per_class": needed, "note": note}
-    ceiling = float(params[0]) if name.startswith("power") else None
-    return Forecast(name, [float(p) for p in params], scores, float(current), at, reach, ceiling)
+    return Forecast(
+        name, [float(p) for p in params], scores, float(current), at, reach, ceiling(name, params)
+    )
 
 
 def backtest(x: np.ndarray, mean: np.ndarray, current: float) -> Backtest:
@@ -149,7 +155,7 @@ def backtest(x: np.ndarray, mean: np.ndarray, current: float) -> Backtest:
             half, "", note=f"{int(early.sum())} points up to {half:.0f} labels per class: too few to fit on"
         )
     chosen = choose_curve(x[early], mean[early]) if early.sum() >= MIN_POINTS else None
-    name = chosen[0] if chosen else "power law a - b n^-c"
+    name = chosen[0] if chosen else "error power law 1 - b n^-c"  # 3 points: the 2-parameter curve
     params = chosen[1] if chosen else fit_curve(x[early], mean[early], name)
     if params is None:
         return Backtest(half, name, note="the curve did not converge on the early points")

@@ -18,7 +18,7 @@ from ..embedding.params import EmbedParams
 from ..exceptions import DataError
 from ..heads.base import Head
 from ..heads.registry import load_head
-from ..heads.reject import SCORES, TRAIN_KEYS_FILE, max_probability, nearest_similarity
+from ..heads.reject import SCORES, max_probability, nearest_similarity, train_keys
 from ..heads.reject import require as require_reject
 
 
@@ -75,8 +75,7 @@ def predict_images(
     proba = head.predict_proba(read.inputs) if read.positions else np.empty((0, len(head.classes_)))
     scores = None
     if reject and reject.score == "nearest_train":
-        train_keys = np.load(reject.head_dir / TRAIN_KEYS_FILE).tolist()
-        train = store.get(head.trained_features().fingerprint, train_keys)
+        train = store.get(head.trained_features().fingerprint, train_keys(reject.head_dir))
         scores = nearest_similarity(read.inputs, train) if read.positions else np.empty(0)
     elif reject:
         scores = max_probability(proba)

@@ -37,7 +37,7 @@ class FeatureNoiseParams:
 
 @dataclass(frozen=True)
 class AdversarialParams:
-    images: int = param(64, min=1)  # test images attacked (a seeded, stratified-by-order subset)
+    images: int = param(64, min=1)  # test images attacked (a seeded draw of the test rows)
     epsilons: list[float] = param([0.001, 0.002, 0.004, 0.008, 0.016], min=0.0, max=1.0)  # pixel units
     pgd_steps: int = param(10, min=1)  # step size 2.5 eps / steps (Madry et al.)
     pgd_epsilons: list[float] = param([0.004], min=0.0, max=1.0)

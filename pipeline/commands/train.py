@@ -15,7 +15,7 @@ from ..figures.training import plot_lr_find
 from ..heads.base import EmbeddingHead, Head
 from ..heads.halving import HalvingParams
 from ..heads.registry import head_from_params, search_space
-from ..heads.reject import TRAIN_KEYS_FILE, RejectCalibration, max_probability, nearest_similarity
+from ..heads.reject import RejectCalibration, max_probability, nearest_similarity, save_train_keys
 from ..heads.search import grid, projected_seconds, search
 from ..params import parse
 from .arguments import parse_stage
@@ -72,7 +72,7 @@ def _record_reject(head: Head, X, train, valid, keys, out: Path) -> None:
     scores = {"max_probability": max_probability(head.predict_proba(X[valid]))}
     if isinstance(head, EmbeddingHead):
         scores["nearest_train"] = nearest_similarity(X[valid], X[train])
-        np.save(out / TRAIN_KEYS_FILE, np.asarray(keys)[train])
+        save_train_keys(out, np.asarray(keys)[train])
     RejectCalibration.of(scores).write(out)
 
 

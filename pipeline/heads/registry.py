@@ -1,4 +1,6 @@
-"""The head registry: a name to its class; `make_head(name, **params)` is the only way stages get one.
+"""The head registry: a name to its class; stages make a new head with `make_head` (or
+`head_from_params`, which adds the backbone settings it shares) and load a fitted one with
+`load_head` or `head_class(name).load`.
 
 It imports a head's module (`pipeline/heads/<name>.py`) only when that head is
 asked for, so `train@mlp` neither runs nor depends on the fine-tuning code.

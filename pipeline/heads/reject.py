@@ -17,11 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
+from features.keys import to_hex, to_raw
+
 from ..exceptions import PipelineError
 
 SCORES = ("max_probability", "nearest_train")
 REJECT_FILE = "reject.json"
-TRAIN_KEYS_FILE = "train_keys.npy"  # the train rows' content keys (hex), for nearest_train
+TRAIN_KEYS_FILE = "train_keys.npy"  # the train rows' content keys, (n, 32) bytes, for nearest_train
 LEVELS = np.linspace(0.0, 1.0, 1001)  # quantiles kept: any accepted share to 0.001
 EXPORTED_SHARES = (0.9, 0.95, 0.99)
 SIMILARITY_BLOCK = 4096  # query rows per matrix product
@@ -92,6 +94,22 @@ class RejectCalibration:
             return None
         saved = json.loads(path.read_text())
         return cls(saved["images"], saved["quantiles"])
+
+
+def save_train_keys(directory: Path, keys) -> None:
+    """The train rows' keys beside the head, 32 bytes each: nearest_train reads their vectors back."""
+    np.save(Path(directory) / TRAIN_KEYS_FILE, to_raw(list(keys)))
+
+
+def train_keys(directory: Path) -> list[str]:
+    """The keys `save_train_keys` kept, as hex (what the feature store is asked for)."""
+    path = Path(directory) / TRAIN_KEYS_FILE
+    if not path.is_file():
+        raise PipelineError(
+            f"{directory} keeps no train keys ({TRAIN_KEYS_FILE}): nearest_train needs them; "
+            "retrain the head with a current version, or use --reject-score max_probability"
+        )
+    return to_hex(np.load(path))
 
 
 def require(directory: Path) -> RejectCalibration:

@@ -129,8 +129,8 @@ def label_budget(result: CurvesResult) -> list[str]:
         rows.append([head, f.curve, f"{f.labels_per_class:.0f}", *at, *reach, error])
     return [
         paragraph(
-            "Label budget: the curve chosen by AICc for each head (a saturating power law or a line in "
-            "log labels), its test accuracy at 2x and 5x the labels per class the train split has "
+            "Label budget: the curve chosen by AICc for each head (a saturating power law a - b n^-c, or "
+            "1 - b n^-c), its test accuracy at 2x and 5x the labels per class the train split has "
             "(in brackets: the same curve fitted to each draw alone), the labels per class it needs to "
             "reach each target, and its backtest: fitted on the points up to half the labels, its mean "
             "absolute error on the points above. Trust a forecast about as far as its backtest error."

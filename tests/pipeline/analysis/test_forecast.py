@@ -29,11 +29,12 @@ def test_a_power_law_is_recovered_and_forecast():
     assert "not reached by this curve (its ceiling is 0.970)" in found.targets["0.99"]["note"]
 
 
-def test_a_log_line_is_chosen_where_it_fits_better():
-    y = 0.3 + 0.1 * np.log(X)
-    name, params, scores = choose_curve(X, y + np.array([0.001, -0.001, 0.001, -0.001, 0.001, -0.001]))
-    assert name.startswith("log line") and scores[name] < min(v for k, v in scores.items() if k != name)
-    assert labels_for(name, params, 0.7) == pytest.approx(np.exp(4.0), rel=0.05)
+def test_the_simpler_curve_is_chosen_where_the_error_falls_to_zero():
+    y = 1.0 - 0.4 * X**-0.6 + np.array([0.001, -0.001, 0.001, -0.001, 0.001, -0.001])
+    name, params, scores = choose_curve(X, y)
+    assert name.startswith("error power law")
+    assert scores[name] < min(v for k, v in scores.items() if k != name)
+    assert labels_for(name, params, 0.98) == pytest.approx((0.4 / 0.02) ** (1 / 0.6), rel=0.1)
 
 
 def test_the_backtest_fits_the_early_points_and_scores_the_late_ones():
