@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from .constants import DEFAULT_ARCH, DEFAULT_WEIGHTS, DEVICES, ENGINES, PRECISIONS, RUNTIMES
@@ -238,21 +239,31 @@ COMMANDS = {
 }
 
 
-def main(argv: list[str] | None = None, prog: str = "python -m features") -> int:
-    """Exit 0 on success, 1 on a failure (one line on stderr), 2 on a usage error, 130 on Ctrl-C."""
-    args = build_parser(prog).parse_args(argv)
+def run_command(
+    body: Callable[[], int | None], failures: tuple[type[Exception], ...], error: str, interrupted: str
+) -> int:
+    """Run a command's `body` as every command ends: its own exit code (0 for None); 1 with one
+    line on stderr, `error` then the reason, for one of `failures` or a full disk; 141 when the
+    reader of its output went away; 130 with the line `interrupted` on Ctrl-C. Anything else is a
+    bug, and its traceback is shown. (Usage errors exit 2 in argparse, before this.)"""
     try:
-        return COMMANDS[args.command](args)
-    except FeaturesError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        return body() or 0
+    except failures as exc:
+        print(f"{error}{exc}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # `workbench info STORE | head`: the reader has what it wanted
         return stdout_closed()
     except OSError as exc:
         if exc.errno not in NO_SPACE:
             raise
-        print(f"error: {no_space(exc)}", file=sys.stderr)
+        print(f"{error}{no_space(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(interrupted, file=sys.stderr)
         return 130
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m features") -> int:
+    """Exit 0 on success, 1 on a failure (one line on stderr), 2 on a usage error, 130 on Ctrl-C."""
+    args = build_parser(prog).parse_args(argv)
+    return run_command(lambda: COMMANDS[args.command](args), (FeaturesError,), "error: ", "interrupted")

@@ -12,7 +12,6 @@ import sys
 
 from features import FeaturesError
 from features import cli as store_cli
-from features.space import NO_SPACE
 
 from .exceptions import PipelineError
 
@@ -79,19 +78,7 @@ def main(argv: list[str] | None = None, prog: str = "workbench") -> int:
         return 2
     _log_to_stderr()
     module = importlib.import_module(f".commands.{command.replace('-', '_')}", __package__)
-    try:
-        module.main(rest)
-    except (PipelineError, FeaturesError) as exc:
-        print(f"error in {command}: {exc}", file=sys.stderr)
-        return 1
-    except BrokenPipeError:
-        return store_cli.stdout_closed()
-    except OSError as exc:
-        if exc.errno not in NO_SPACE:
-            raise
-        print(f"error in {command}: {store_cli.no_space(exc)}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"{command}: interrupted", file=sys.stderr)
-        return 130
-    return 0
+    failures = (PipelineError, FeaturesError)
+    return store_cli.run_command(
+        lambda: module.main(rest), failures, f"error in {command}: ", f"{command}: interrupted"
+    )

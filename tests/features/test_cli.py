@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from tests.conftest import SMALL
 
@@ -102,3 +103,26 @@ def test_a_reader_that_goes_away_ends_it_quietly(tmp_path):
     )
     child.stdout.close()  # the reader is gone before the first line is written
     assert child.wait(timeout=60) == 141 and b"Traceback" not in child.stderr.read()
+
+
+def test_every_command_ends_by_one_ladder(capsys):
+    """run_command: the exit code and the one line for each way a command can end."""
+    from features.cli import run_command
+    from features.exceptions import FeaturesError
+
+    def raising(exc):
+        def body():
+            raise exc
+
+        return body
+
+    args = ((FeaturesError,), "error in x: ", "x: interrupted")
+    assert run_command(lambda: None, *args) == 0 and run_command(lambda: 3, *args) == 3
+    assert run_command(raising(FeaturesError("the reason")), *args) == 1
+    assert capsys.readouterr().err == "error in x: the reason\n"
+    assert run_command(raising(OSError(28, "No space left on device", "/full/f")), *args) == 1
+    assert capsys.readouterr().err.startswith("error in x: no space left writing /full/f")
+    assert run_command(raising(KeyboardInterrupt()), *args) == 130
+    assert capsys.readouterr().err == "x: interrupted\n"
+    with pytest.raises(ValueError):  # a bug is not dressed up as a failure
+        run_command(raising(ValueError("bug")), *args)
