@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy.stats import norm
 from sklearn.base import clone
 
 from .forecast import Backtest, Forecast, backtest, forecast
@@ -60,13 +61,16 @@ class CurvesResult(Result):
                 continue
             x = np.array([p.per_class or p.n_train / self.n_classes for p in points])
             mean = np.array([p.accuracy for p in points])
+            # each point's standard error from its interval (the level's, read as normal)
+            z = float(norm.ppf(0.5 + self.level / 2))
+            sigma = np.array([max((p.ci[1] - p.ci[0]) / (2 * z), 1e-4) for p in points])
             draws = [np.array([p.draws[min(d, len(p.draws) - 1)] for p in points]) for d in range(self.draws)]
-            found = forecast(x, mean, draws, x[-1], targets)
+            found = forecast(x, mean, sigma, draws, x[-1], targets)
             if isinstance(found, str):
                 self.notes.append(f"{name}: no forecast ({found})")
                 continue
             self.forecast[name] = found
-            self.backtest[name] = backtest(x, mean, x[-1])
+            self.backtest[name] = backtest(x, mean, sigma, x[-1])
 
 
 def nested_draws(labels: np.ndarray, sizes: list[int], draws: int, seed: int) -> dict[int, list[np.ndarray]]:

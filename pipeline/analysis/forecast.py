@@ -4,9 +4,12 @@ class a target accuracy needs, and a backtest that says how far such forecasts c
 Two curves are fitted to test accuracy against labelled images per class (n), both saturating
 power laws (the form learning curves take in Hestness et al. 2017 and Mukherjee et al. 2003):
 a - b n^-c, whose ceiling a is below 1 where the classes overlap, and 1 - b n^-c, the error
-alone falling as a power of n, the simpler rival with one parameter fewer. The one with the
-lower small-sample AIC (AICc) is chosen and named. (A line in log n fits early points as well
-and was tried: it never saturates, so it forecast 1.000 at 2x the labels on the shared subset.)
+alone falling as a power of n, with one parameter fewer. Each is fitted by least squares
+weighted by its points' standard errors (from their bootstrap intervals), and the one with
+the lower BIC is chosen and named. Tried and dropped on the shared subset: a line in log n (it
+never saturates, and forecast 1.000 at 2x the labels), and unweighted fits chosen by AICc
+(with six points AICc's penalty always picked 1 - b n^-c, which missed the curves' flat ends
+and forecast 0.99 where every head had levelled off near 0.96).
 The forecast's interval is the spread of the same curve fitted to each draw's points alone
 (their min and max): what another draw of the same number of labels would have given, not the
 test set's noise, which the curve points' own intervals show. The backtest fits on the points up
@@ -46,7 +49,7 @@ CURVES = {
 class Forecast(Result):
     curve: str  # the chosen form
     params: list[float]
-    aicc: dict[str, float]  # every form's AICc on the mean points (lower is better)
+    bic: dict[str, float]  # every form's BIC on the mean points (lower is better)
     labels_per_class: float  # what the train split has (its mean per class)
     at: dict[str, dict]  # "2x" -> {"labels_per_class", "accuracy", "interval"}
     targets: dict[str, dict]  # "0.95" -> {"labels_per_class" or None, "note"}
@@ -62,30 +65,29 @@ class Backtest(Result):
     note: str = ""
 
 
-def fit_curve(x: np.ndarray, y: np.ndarray, name: str) -> np.ndarray | None:
-    """The curve `name` least-squares fitted to (x, y); None where it does not converge."""
+def fit_curve(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, name: str) -> np.ndarray | None:
+    """The curve `name` fitted to (x, y) by least squares weighted by each point's standard
+    error `sigma`; None where it does not converge."""
     function, start, bounds = CURVES[name]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", OptimizeWarning)
-            params, _ = curve_fit(function, x, y, p0=start, bounds=bounds, maxfev=20_000)
+            params, _ = curve_fit(function, x, y, p0=start, bounds=bounds, sigma=sigma, absolute_sigma=True,
+                                  maxfev=20_000)  # fmt: skip
     except (RuntimeError, ValueError):
         return None
     return params
 
 
-def aicc(x: np.ndarray, y: np.ndarray, name: str, params: np.ndarray) -> float:
-    """Small-sample AIC of a least-squares fit (Hurvich & Tsai 1989); inf with too few points."""
-    n, k = len(x), len(params) + 1  # the residual variance is a parameter too
-    rss = max(float(np.sum((CURVES[name][0](x, *params) - y) ** 2)), 1e-12)
-    if n - k - 1 <= 0:
-        return float("inf")
-    return n * np.log(rss / n) + 2 * k + 2 * k * (k + 1) / (n - k - 1)
+def bic(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, name: str, params: np.ndarray) -> float:
+    """Bayesian information criterion of a weighted fit: chi-square plus k log n."""
+    chi_square = float(np.sum(((CURVES[name][0](x, *params) - y) / sigma) ** 2))
+    return chi_square + len(params) * np.log(len(x))
 
 
-def choose_curve(x: np.ndarray, y: np.ndarray) -> tuple[str, np.ndarray, dict[str, float]] | None:
-    fits = {name: fit_curve(x, y, name) for name in CURVES}
-    scores = {name: aicc(x, y, name, p) for name, p in fits.items() if p is not None}
+def choose_curve(x, y, sigma) -> tuple[str, np.ndarray, dict[str, float]] | None:
+    fits = {name: fit_curve(x, y, sigma, name) for name in CURVES}
+    scores = {name: bic(x, y, sigma, name, p) for name, p in fits.items() if p is not None}
     if not scores:
         return None
     best = min(scores, key=scores.get)
@@ -109,18 +111,23 @@ def ceiling(name: str, params) -> float:
 
 
 def forecast(
-    x: np.ndarray, mean: np.ndarray, draws: list[np.ndarray], current: float, targets: list[float]
+    x: np.ndarray,
+    mean: np.ndarray,
+    sigma: np.ndarray,
+    draws: list[np.ndarray],
+    current: float,
+    targets: list[float],
 ) -> Forecast | str:
-    """The chosen curve on the mean points, forecast at FACTORS x `current` labels per class,
-    with the per-draw fits' spread; or why there is none."""
+    """The chosen curve on the mean points (standard errors `sigma`), forecast at FACTORS x
+    `current` labels per class, with the per-draw fits' spread; or why there is none."""
     if len(x) < MIN_POINTS:
         return f"{len(x)} curve points; a forecast needs {MIN_POINTS}"
-    chosen = choose_curve(x, mean)
+    chosen = choose_curve(x, mean, sigma)
     if chosen is None:
         return "no curve could be fitted to these points"
     name, params, scores = chosen
     function = CURVES[name][0]
-    per_draw = [p for p in (fit_curve(x, y, name) for y in draws) if p is not None]
+    per_draw = [p for p in (fit_curve(x, y, sigma, name) for y in draws) if p is not None]
     at = {}
     for factor in FACTORS:
         n = current * factor
@@ -146,7 +153,7 @@ def forecast(
     )
 
 
-def backtest(x: np.ndarray, mean: np.ndarray, current: float) -> Backtest:
+def backtest(x: np.ndarray, mean: np.ndarray, sigma: np.ndarray, current: float) -> Backtest:
     """Fit on the points up to half the current labels, forecast the points above."""
     half = current / 2
     early, late = x <= half, x > half
@@ -154,9 +161,9 @@ def backtest(x: np.ndarray, mean: np.ndarray, current: float) -> Backtest:
         return Backtest(
             half, "", note=f"{int(early.sum())} points up to {half:.0f} labels per class: too few to fit on"
         )
-    chosen = choose_curve(x[early], mean[early]) if early.sum() >= MIN_POINTS else None
+    chosen = choose_curve(x[early], mean[early], sigma[early]) if early.sum() >= MIN_POINTS else None
     name = chosen[0] if chosen else "error power law 1 - b n^-c"  # 3 points: the 2-parameter curve
-    params = chosen[1] if chosen else fit_curve(x[early], mean[early], name)
+    params = chosen[1] if chosen else fit_curve(x[early], mean[early], sigma[early], name)
     if params is None:
         return Backtest(half, name, note="the curve did not converge on the early points")
     errors = [

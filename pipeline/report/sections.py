@@ -129,7 +129,7 @@ def label_budget(result: CurvesResult) -> list[str]:
         rows.append([head, f.curve, f"{f.labels_per_class:.0f}", *at, *reach, error])
     return [
         paragraph(
-            "Label budget: the curve chosen by AICc for each head (a saturating power law a - b n^-c, or "
+            "Label budget: the curve chosen by BIC for each head (a saturating power law a - b n^-c, or "
             "1 - b n^-c), its test accuracy at 2x and 5x the labels per class the train split has "
             "(in brackets: the same curve fitted to each draw alone), the labels per class it needs to "
             "reach each target, and its backtest: fitted on the points up to half the labels, its mean "
