@@ -44,11 +44,14 @@ def plot_curves(result: CurvesResult, path: Path) -> None:
                 ticks[x] = f"{x:.0f}\nforecast"
                 top = max(top, high)
     ax.axhline(1 / result.n_classes, color="grey", linestyle="--", linewidth=1, label="chance")
+    if result.forecast:  # what the dotted lines and diamonds are, once for every head
+        ax.plot([], [], color="grey", linestyle=":", label="fitted curve (label budget)")
+        ax.errorbar([], [], [], color="grey", marker="D", markersize=4, linestyle="none",
+                    label="forecast, the draws' spread")  # fmt: skip
     level = round(result.level * 100)
     ax.set(
         xscale="log",
-        xlabel="labelled train images per class (last point: the whole train split; dotted: the fitted "
-        "curve, diamonds: its forecasts)",
+        xlabel="labelled train images per class (all: the whole train split)",
         ylabel="test accuracy",
         ylim=(0, min(1.0, top + 0.1)),
         title=f"Learning curves: mean of {result.draws} draws, {level}% bootstrap band, dots: each draw",
@@ -57,5 +60,5 @@ def plot_curves(result: CurvesResult, path: Path) -> None:
     ax.minorticks_off()
     ax.title.set_fontsize(10)
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="lower right", fontsize=8)  # below the curves, above chance: empty
     save_figure(fig, path)

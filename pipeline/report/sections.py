@@ -126,7 +126,7 @@ def label_budget(result: CurvesResult) -> list[str]:
             for v in f.targets.values()
         ]
         error = f"{b.mean_absolute_error:.3f} (fitted up to {b.fitted_up_to:.0f})" if b.errors else b.note
-        rows.append([head, f.curve, f"{f.labels_per_class:.0f}", *at, *reach, error])
+        rows.append([head, f.curve, f"{f.ceiling:.3f}", f"{f.labels_per_class:.0f}", *at, *reach, error])
     return [
         paragraph(
             "Label budget: the curve chosen by BIC for each head (a saturating power law a - b n^-c, or "
@@ -139,6 +139,7 @@ def label_budget(result: CurvesResult) -> list[str]:
             [
                 "head",
                 "curve",
+                "ceiling",
                 "labels per class now",
                 *[f"accuracy at {k}" for k in factors],
                 *[f"labels for {t}" for t in targets],
