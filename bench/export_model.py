@@ -100,7 +100,7 @@ def main() -> None:
     with RecordedOutput(args.out), tempfile.TemporaryDirectory() as tmp:
         print(f"{args.project}: {len(test)} test images of {root}; int8 calibrated on {len(calibration)} "
               f"train images; {params['backbone']['arch']} {params['backbone']['weights']}")  # fmt: skip
-        for head_dir in sorted((args.project / "artifacts" / "heads").iterdir()):
+        for head_dir in sorted(p.parent for p in (args.project / "artifacts" / "heads").glob("*/head.json")):
             head = load_head(head_dir)
             fp32 = export_model(head_dir, Path(tmp) / f"{head_dir.name}.onnx")
             prep = fp32.preprocessing

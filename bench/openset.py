@@ -30,6 +30,7 @@ from bench.heads import DATA, HEADS, split  # noqa: E402
 from bench.machine import RESULTS, RecordedOutput  # noqa: E402
 from features import FeatureStore, create_extractor, extract  # noqa: E402
 from pipeline.data.scan import scan_folder  # noqa: E402
+from pipeline.exceptions import PipelineError  # noqa: E402
 from pipeline.heads.registry import head_from_params, search_space  # noqa: E402
 from pipeline.heads.reject import RejectCalibration, max_probability, nearest_similarity  # noqa: E402
 from pipeline.heads.search import search  # noqa: E402
@@ -70,20 +71,27 @@ def main() -> None:
         }
         for name in HEADS:
             head = head_from_params(name, params)
-            found = search(head, search_space(name, params, head), X[s["train"]], y[s["train"]],
-                           (X[s["valid"]], y[s["valid"]])).head  # fmt: skip
+            searched = search(head, search_space(name, params, head), X[s["train"]], y[s["train"]],
+                              (X[s["valid"]], y[s["valid"]]))  # fmt: skip
+            found = searched.head
+            print(f"{name}: chose {searched.chosen} on valid", flush=True)
             proba = {"valid": found.predict_proba(X[s["valid"]]), "test": found.predict_proba(X[s["test"]]),
                      "unseen": found.predict_proba(unseen)}  # fmt: skip
             right = found.classes_[proba["test"].argmax(axis=1)] == y[s["test"]]
             scores = {"max_probability": {part: max_probability(p) for part, p in proba.items()},
                       "nearest_train": nearest}  # fmt: skip
             for score, values in scores.items():
-                threshold = RejectCalibration.of({score: values["valid"]}).threshold(args.accept, score)
-                known, other = values["test"] >= threshold, values["unseen"] >= threshold
                 auroc = roc_auc_score(
                     np.r_[np.ones(len(values["test"])), np.zeros(len(values["unseen"]))],
                     np.r_[values["test"], values["unseen"]],
                 )
+                try:
+                    threshold = RejectCalibration.of({score: values["valid"]}).threshold(args.accept, score)
+                except PipelineError as exc:  # a score that ties cannot reject: said, as predict says it
+                    rows.append((name, score, auroc, None, None, None, right.mean(), None))
+                    print(f"{name:7s} {score:16s} AUROC {auroc:.3f} | {exc}", flush=True)
+                    continue
+                known, other = values["test"] >= threshold, values["unseen"] >= threshold
                 rows.append((name, score, auroc, threshold, known.mean(), right[known].mean(), right.mean(),
                              other.mean()))  # fmt: skip
                 print(
@@ -95,9 +103,18 @@ def main() -> None:
         print("\n| head | score | AUROC known vs unseen | known test accepted | accuracy on accepted "
               "(all) | unseen accepted |\n|---|---|---|---|---|---|")  # fmt: skip
         for name, score, auroc, _, known, acc, all_acc, other in rows:
-            print(
-                f"| {name} | {score} | {auroc:.3f} | {known:.3f} | {acc:.3f} ({all_acc:.3f}) | {other:.3f} |"
-            )
+            if known is None:
+                cells = [name, score, f"{auroc:.3f}", "cannot reject (ties)", f"- ({all_acc:.3f})", "-"]
+            else:
+                cells = [
+                    name,
+                    score,
+                    f"{auroc:.3f}",
+                    f"{known:.3f}",
+                    f"{acc:.3f} ({all_acc:.3f})",
+                    f"{other:.3f}",
+                ]
+            print("| " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -97,6 +97,8 @@ def write_onnx(
             # the TorchScript exporter, chosen: no onnxscript to install, one static graph
             warnings.simplefilter("ignore", DeprecationWarning)
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            # the exporter's note that it leaves a strided Slice unfolded: harmless, and printed thrice
+            warnings.filterwarnings("ignore", message="Constant folding - Only steps=1", category=UserWarning)
             torch.onnx.export(
                 model,
                 (example,),

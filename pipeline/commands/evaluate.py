@@ -14,6 +14,7 @@ from ..artifacts.embeddings import load_embeddings
 from ..artifacts.predictions import aligned_proba, write_confusion_rows, write_predictions
 from ..data.params import DataParams
 from ..data.splits import SPLITS
+from ..exceptions import PipelineError
 from ..heads.registry import head_class
 from ..heads.reject import RejectCalibration, max_probability, nearest_similarity
 from ..params import param
@@ -100,7 +101,11 @@ def reject_metrics(calibration: RejectCalibration, accept: float, scores: dict, 
     out = {"accept": accept}
     correct = proba.argmax(axis=1) == emb.labels
     for name, values in scores.items():
-        threshold = calibration.threshold(accept, name)
+        try:
+            threshold = calibration.threshold(accept, name)
+        except PipelineError as exc:  # a score that cannot reject here says why, beside the others
+            out[name] = {"note": str(exc)}
+            continue
         kept = values >= threshold
         out[name] = {"threshold": threshold} | {
             split: {

@@ -27,6 +27,7 @@ TRAIN_KEYS_FILE = "train_keys.npy"  # the train rows' content keys, (n, 32) byte
 LEVELS = np.linspace(0.0, 1.0, 1001)  # quantiles kept: any accepted share to 0.001
 EXPORTED_SHARES = (0.9, 0.95, 0.99)
 SIMILARITY_BLOCK = 4096  # query rows per matrix product
+TIES_ALLOWED = 0.02  # a threshold may accept this much more than asked, where scores tie on it
 
 
 def max_probability(proba: np.ndarray) -> np.ndarray:
@@ -73,7 +74,16 @@ class RejectCalibration:
                 f"reject: this head has no {score!r} thresholds (it records {sorted(self.quantiles)}; "
                 "nearest_train is for heads on embeddings)"
             )
-        return float(np.interp(1.0 - accept, LEVELS, self.quantiles[score]))
+        quantiles = np.asarray(self.quantiles[score])
+        threshold = float(np.interp(1.0 - accept, LEVELS, quantiles))
+        accepted = float(np.mean(quantiles >= threshold))  # ties all pass a threshold they sit on
+        if accepted > accept + TIES_ALLOWED:
+            raise PipelineError(
+                f"reject: {score} is {threshold:.4g} or more on {accepted:.0%} of this head's validation "
+                f"images, so no threshold on it accepts {accept:.0%} of them (a k-NN head with few "
+                "neighbours gives most images 1.0): use --reject-score nearest_train"
+            )
+        return threshold
 
     def exported(self) -> dict:
         """What an exported model carries: its score's thresholds at a few shares."""

@@ -39,3 +39,13 @@ def test_the_scores():
     expected = (unit(queries) @ unit(train).T).max(axis=1)
     np.testing.assert_allclose(nearest_similarity(queries, train), expected, atol=1e-5)
     assert nearest_similarity(train[:3], train) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_a_score_that_ties_cannot_reject_and_says_so():
+    """A 1-NN head gives every image probability 1.0: no threshold accepts 95%; it names what works."""
+    ties = RejectCalibration.of({"max_probability": np.r_[np.full(98, 1.0), 0.5, 0.6]})
+    with pytest.raises(
+        PipelineError, match=r"1 or more on 98% .* no threshold on it accepts 95%.*nearest_train"
+    ):
+        ties.threshold(0.95)
+    assert ties.threshold(0.99) == pytest.approx(0.6, abs=0.01)  # 99% asked: below the tie, it can
