@@ -66,8 +66,9 @@ def main() -> None:
     if args.reject is not None:
         thresholds = (meta["reject"] or {}).get("thresholds", {})
         if str(args.reject) not in thresholds:
+            why = (meta["reject"] or {}).get("note") or "it records no validation scores"
             raise SystemExit(
-                f"this model records reject thresholds for shares {sorted(thresholds)}, not {args.reject}"
+                f"the model has reject thresholds for {sorted(thresholds)}, not {args.reject}: {why}"
             )
         threshold = thresholds[str(args.reject)]
     classes = meta["classes"]

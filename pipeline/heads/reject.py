@@ -80,18 +80,23 @@ class RejectCalibration:
         if accepted > accept + TIES_ALLOWED:
             raise PipelineError(
                 f"reject: {score} is {threshold:.4g} or more on {accepted:.0%} of this head's validation "
-                f"images, so no threshold on it accepts {accept:.0%} of them (a k-NN head with few "
-                "neighbours gives most images 1.0): use --reject-score nearest_train"
+                f"images, so no threshold on it accepts {accept:.0%} of them (a 1-NN head, or an "
+                "overconfident network, gives most images 1.0): accept a larger share, or, for a head on "
+                "embeddings, use --reject-score nearest_train"
             )
         return threshold
 
     def exported(self) -> dict:
-        """What an exported model carries: its score's thresholds at a few shares."""
-        return {
-            "score": "max_probability",
-            "validation_images": self.images,
-            "thresholds": {str(share): self.threshold(share) for share in EXPORTED_SHARES},
-        }
+        """What an exported model carries: its score's thresholds at a few shares; a share no
+        threshold can give (the scores tie) is left out, with why in `note`."""
+        thresholds, notes = {}, []
+        for share in EXPORTED_SHARES:
+            try:
+                thresholds[str(share)] = self.threshold(share)
+            except PipelineError as exc:
+                notes.append(str(exc))
+        return {"score": "max_probability", "validation_images": self.images, "thresholds": thresholds,
+                "note": notes[0] if notes else ""}  # fmt: skip
 
     def write(self, directory: Path) -> None:
         saved = {"images": self.images, "quantiles": self.quantiles}

@@ -84,7 +84,12 @@ def test_the_export_gives_predicts_probabilities(task, name):
     assert set(json.loads(meta["preprocessing"])) == {"resize", "crop", "interpolation", "mean", "std"}
     reject = json.loads(meta["reject"])
     calibration = RejectCalibration.read(tmp / name)
-    assert reject["thresholds"]["0.95"] == pytest.approx(calibration.threshold(0.95))
+    try:
+        expected = calibration.threshold(0.95)
+    except PipelineError as tie:  # an overconfident head on noise: every image at 1.0, said, not exported
+        assert "0.95" not in reject["thresholds"] and "nearest_train" in reject["note"] and str(tie)
+    else:
+        assert reject["thresholds"]["0.95"] == pytest.approx(expected)
     if name != "finetune":
         assert meta["fingerprint"] == head.trained_features().fingerprint
 
