@@ -161,3 +161,18 @@ def test_modules_run_follows_relative_and_function_level_imports(tmp_path):
         "pipeline.sub",
         "pipeline.sub.deep",
     }
+
+
+def test_a_stage_run_once_lists_no_code_it_does_not_run(stages, enabled):
+    """Extra deps re-run a stage for nothing: embed, leakage, pca and report used to list the heads
+    package, reached through an import cycle. (A foreach stage shares one list across its heads.)"""
+    extra = {}
+    for name, (argv, deps) in stages.items():
+        if "@" in name:
+            continue
+        modules = modules_run(["pipeline.__main__", f"pipeline.commands.{argv[0]}"], ROOT)
+        if _loads_heads(argv[0], ROOT):
+            modules |= modules_run([f"pipeline.heads.{h}" for h in enabled], ROOT)
+        files = {str(_file(m, ROOT).relative_to(ROOT)) for m in modules}
+        extra[name] = [d for d in deps if d.startswith("pipeline/") and d.endswith(".py") and d not in files]
+    assert not {name: files for name, files in extra.items() if files}, "remove these from dvc.yaml"

@@ -13,7 +13,7 @@ from torch import nn
 from ..exceptions import ConfigError
 from ..hashing import sha256_file
 from ..preprocess import Preprocessing
-from .backbones import Backbone, Stage, looks_like_path
+from .backbone import Backbone, Stage, looks_like_path
 from .checkpoints import load_checkpoint
 
 # Training resolution per variant; evaluation crops it from the image resized to resolution + 32,

@@ -18,7 +18,7 @@ from torch import nn
 from ..exceptions import ConfigError, WeightsUnavailableError
 from ..hashing import sha256_file
 from ..preprocess import Preprocessing
-from .backbones import TIMM_PREFIX, Backbone, Stage, looks_like_path
+from .backbone import TIMM_PREFIX, Backbone, Stage, looks_like_path
 from .checkpoints import state_digest
 
 INSTALL = 'pip install -e ".[timm]"'

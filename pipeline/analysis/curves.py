@@ -26,8 +26,8 @@ from .results import Result
 from .stats import Resamples, percentile_interval, resampled_mean
 
 if TYPE_CHECKING:  # the report reads CurvesResult without importing the heads
+    from ..artifacts.image_inputs import ImageInputs
     from ..heads.base import Head
-    from ..heads.image_inputs import ImageInputs
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,6 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -15,16 +14,14 @@ import torch
 from features import Extractor, FeatureStore, derived_key, read_image
 from features.extract import extract_vectors
 
+from ..artifacts.image_inputs import ImageInputs
 from ..exceptions import DataError
 from ..heads.base import EmbeddingHead, Head
-from ..heads.image_inputs import ImageInputs
 from .adversarial import attack_accuracy
 from .corruptions import Corruption
 from .feature_noise import perturb
 from .robustness import Attacks, AttackScore, HeadRobustness, RobustnessResult, scored
-
-if TYPE_CHECKING:  # the stage's params block; this module only reads its fields
-    from ..commands.robustness import AdversarialParams, FeatureNoiseParams, RobustnessParams
+from .robustness_params import AdversarialParams, FeatureNoiseParams, RobustnessParams
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ import h5py
 import numpy as np
 
 from ..exceptions import DataError
-from ..heads.image_inputs import ImageInputs
 from .feature_source import FeatureSource
+from .image_inputs import ImageInputs
 
 _STR = h5py.string_dtype()
 BLOCK = 16_384  # rows of vectors written at a time: 128 MiB of 2048-d float32

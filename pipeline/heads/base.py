@@ -20,9 +20,9 @@ from features.extract import extract_vectors
 from features.images import check_images
 
 from ..artifacts.feature_source import FeatureSource
+from ..artifacts.image_inputs import ImageInputs
 from ..exceptions import PipelineError
 from ..params import check_value
-from .image_inputs import ImageInputs
 from .modules import SoftmaxOfLogits, pixel_normalizer
 
 log = logging.getLogger(__name__)

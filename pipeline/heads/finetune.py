@@ -24,10 +24,10 @@ from features.networks.backbones import stage_names
 from features.networks.extractor import Extractor
 from features.networks.runtimes import autocast, resolve_device, resolve_precision
 
+from ..artifacts.image_inputs import ImageInputs
 from ..exceptions import DataError, ParamsError
 from ..params import rule
 from .base import ImageHead, read_meta, validated_fit
-from .image_inputs import ImageInputs
 from .modules import pixel_normalizer
 from .optimizers import make_optimizer, param_groups
 from .training import (

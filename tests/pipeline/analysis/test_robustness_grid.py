@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.analysis.robustness_grid import TestSet, feature_count, feature_sweep, sample
-from pipeline.commands.robustness import FeatureNoiseParams
+from pipeline.analysis.robustness_params import FeatureNoiseParams
 from pipeline.heads.registry import make_head
 
 

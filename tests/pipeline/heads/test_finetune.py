@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from features import create_backbone
+from pipeline.artifacts.image_inputs import ImageInputs
 from pipeline.exceptions import ParamsError
-from pipeline.heads.image_inputs import ImageInputs
 from pipeline.heads.registry import HEADS, make_head
 from tests.conftest import make_folder
 
