@@ -44,9 +44,10 @@ COMMANDS = {
 def usage(prog: str) -> str:
     lines = [f"usage: {prog} <command> [args]   ({prog} <command> --help for its options)", ""]
     lines += ["pipeline stages (dvc repro runs them):"]
-    lines += [f"  {name:<11} {text}" for name, text in STAGES.items()]
+    width = max(map(len, [*STAGES, *COMMANDS]))
+    lines += [f"  {name:<{width}} {text}" for name, text in STAGES.items()]
     lines += ["", "use and the feature store:"]
-    lines += [f"  {name:<11} {text}" for name, text in COMMANDS.items()]
+    lines += [f"  {name:<{width}} {text}" for name, text in COMMANDS.items()]
     return "\n".join(lines)
 
 
