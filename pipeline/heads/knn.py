@@ -19,6 +19,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
 from ..embedding.nearest import KNN_GRAPH_ABOVE, CosineGraph, approximate
+from ..exceptions import PipelineError
 from ..params import rule
 from .base import validated_fit
 from .modules import NeighbourVote
@@ -75,10 +76,12 @@ class KNNHead(SklearnHead):
         return codes[rows], np.sqrt(np.maximum(2.0 - 2.0 * similarity.astype(np.float64), 0.0))
 
     def probability_module(self) -> nn.Module | None:
-        """The exact search's vote with the train vectors as constants; None for a graph (its
-        search has no ONNX form)."""
+        """The exact search's vote with the train vectors as constants."""
         if getattr(self, "graph_", None) is not None:
-            return None
+            raise PipelineError(
+                f"head knn searches an HNSW graph ({len(self.codes_)} train rows, above {KNN_GRAPH_ABOVE}), "
+                "which an ONNX graph cannot hold: retrain it with heads.knn.index=exact to export it"
+            )
         check_is_fitted(self, "model_")
         search = self.model_[-1]
         return NeighbourVote(

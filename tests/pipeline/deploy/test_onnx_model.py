@@ -135,6 +135,12 @@ def test_what_cannot_be_exported_says_why(task, tmp_path):
     tmp, _, _ = task
     with pytest.raises(PipelineError, match="constants .* above the 0 MB allowed.*--max-constants-mb"):
         export_model(tmp / "knn", tmp_path / "knn.onnx", max_constants_mb=0)
+    graph = make_head("knn", n_neighbors=3, index="approximate")
+    train.run(
+        head=graph, embeddings_path=tmp / "emb.h5", data_root=str(tmp / "images"), out=tmp_path / "graph"
+    )
+    with pytest.raises(PipelineError, match="searches an HNSW graph.*heads.knn.index=exact"):
+        export_model(tmp_path / "graph", tmp_path / "graph.onnx")
     with pytest.raises(PipelineError, match="needs calibration images"):
         export_model(tmp / "logreg", tmp_path / "x.onnx", precision="int8")
     with pytest.raises(PipelineError, match="no fitted head"):
