@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 import yaml
 
+from pipeline.analysis.robustness_params import RobustnessParams
+from pipeline.commands.compare import CompareParams
+from pipeline.commands.confusion import ConfusionParams
+from pipeline.commands.curves import CurvesParams
+from pipeline.commands.download import DownloadParams
+from pipeline.commands.evaluate import EvaluateParams, RejectParams
+from pipeline.commands.pca import PCAParams
 from pipeline.data.params import DataParams
 from pipeline.embedding.params import BackboneParams, EmbedParams
 from pipeline.exceptions import ParamsError
-from pipeline.params import check_value, read_block, rule
+from pipeline.heads.halving import HalvingParams
+from pipeline.heads.registry import head_from_params, search_space
+from pipeline.params import Params, check_value, parse, read_block, rule
 
 PROJECT_PARAMS = Path(__file__).resolve().parents[2] / "params.yaml"
 
@@ -21,9 +31,50 @@ def _write(tmp_path, blocks: dict) -> Path:
     return path
 
 
-def test_project_params_are_valid():
-    for name, cls in [("data", DataParams), ("backbone", BackboneParams), ("embed", EmbedParams)]:
-        read_block(name, cls, PROJECT_PARAMS)
+BLOCKS = {
+    "data": DataParams,
+    "download": DownloadParams,
+    "backbone": BackboneParams,
+    "embed": EmbedParams,
+    "evaluate": EvaluateParams,
+    "reject": RejectParams,
+    "compare": CompareParams,
+    "curves": CurvesParams,
+    "pca": PCAParams,
+    "robustness": RobustnessParams,
+    "confusion": ConfusionParams,
+}
+
+
+def test_every_block_of_the_project_params_is_read_and_valid():
+    """Each block parses into its stage's class with the values written in params.yaml, every
+    enabled head builds with its block and search, and no block is left that no stage reads."""
+    raw = yaml.safe_load(PROJECT_PARAMS.read_text())
+    assert set(raw) == {*BLOCKS, "heads"}
+    for name, cls in BLOCKS.items():
+        block = read_block(name, cls, PROJECT_PARAMS)
+        for key, value in raw[name].items():  # what the file says is what the stage gets
+            got = getattr(block, key)
+            got = vars(got) if dataclasses.is_dataclass(got) else got
+            assert _plain(got) == _plain(value), f"{name}.{key}"
+    params = Params.load(PROJECT_PARAMS)
+    assert parse(HalvingParams, params.mapping("heads.halving"), "heads.halving").factor >= 2
+    for head in raw["heads"]["enabled"]:
+        built = head_from_params(head, params)
+        space = search_space(head, params, built)
+        assert set(space) == set(raw["heads"][head].get("search") or {}) and all(space.values()), head
+    assert set(raw["heads"]) - {"enabled", "halving"} == set(raw["heads"]["enabled"])  # no orphan block
+
+
+def _plain(value):
+    """Tuples and lists, dataclasses and dicts compared as YAML writes them."""
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value):
+        return _plain(vars(value))
+    return value
 
 
 def test_defaults_fill_missing_optional_keys(tmp_path):
