@@ -15,13 +15,13 @@ from pathlib import Path
 from ..exceptions import DataError
 from .params import FOLDERS_MARKER, DataParams
 from .scan import Candidate, Excluded
+from .splits import SPLITS
 
 TABLE_SUFFIXES = (".csv", ".parquet")
 TWICE = (
     "one path listed twice with different labels or splits (multi-label is not a task this "
     "pipeline runs: keep one row per image)"
 )
-SPLIT_VALUES = ("train", "valid", "test")
 _LISTED = 10  # lines quoted in a message; the rest are counted
 
 
@@ -62,8 +62,8 @@ def table_candidates(params: DataParams, root: Path) -> tuple[list[Candidate], l
             continue
         if not label:
             problems["an empty label"].append(f"line {line} ({path})")
-        if has_split and split not in SPLIT_VALUES:
-            problems[f"a split outside {list(SPLIT_VALUES)}"].append(f"line {line}: {split!r}")
+        if has_split and split not in SPLITS:
+            problems[f"a split outside {list(SPLITS)}"].append(f"line {line}: {split!r}")
         where = _inside_root(path, root, params.outside_root)
         if where is not None:
             problems[where].append(f"line {line}: {path}")
@@ -129,7 +129,7 @@ def _unique(names: list[str], path: Path) -> list[str]:
 
 def check_given_split(candidates: list[Candidate], table: str) -> None:
     """With a given split, every class a head is tested on needs train images."""
-    by_class: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(SPLIT_VALUES, 0))
+    by_class: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(SPLITS, 0))
     for c in candidates:
         by_class[c.label][c.split] += 1
     untrained = [f"{label!r} ({counts['valid']} valid, {counts['test']} test)"
