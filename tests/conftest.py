@@ -51,6 +51,25 @@ def make_folder(root: Path, classes: dict[str, int], start_seed: int = 0) -> lis
     return paths
 
 
+def embedded_task(tmp: Path, **embed_params) -> tuple[Path, Path, str]:
+    """A tiny task in `tmp`: 3 classes of 8 synthetic images, prepared (seeded split) and embedded
+    by a random-init ResNet-50 at SMALL px on the CPU in fp32; (images, embeddings.h5, store)."""
+    from pipeline.commands import embed, prepare
+    from pipeline.data.params import DataParams
+    from pipeline.embedding.params import BackboneParams, EmbedParams
+
+    images = tmp / "images"
+    make_folder(images, {"a": 8, "b": 8, "c": 8})
+    data = DataParams(root=str(images))
+    prepare.run(params=data, splits_path=tmp / "splits.csv", excluded_path=tmp / "excluded.csv")
+    backbone = BackboneParams(weights="none", resize=SMALL, crop=SMALL)
+    params = EmbedParams(
+        store=str(tmp / "store"), device="cpu", precision="fp32", batch_size=8, **embed_params
+    )
+    embed.run(data=data, backbone=backbone, params=params, splits_path=tmp / "splits.csv", out=tmp / "emb.h5")
+    return images, tmp / "emb.h5", params.store
+
+
 @pytest.fixture
 def image_folder(tmp_path: Path) -> Path:
     root = tmp_path / "images"

@@ -54,8 +54,8 @@ def run(
         **head.fit_report(),
     }
     (out / "fit.json").write_text(json.dumps(info, indent=2))
-    if valid.any():
-        _record_reject(head, X, train, valid, emb.keys, out)
+    if found.valid_proba is not None:
+        _record_reject(head, found.valid_proba, X, train, valid, emb.keys, out)
     history = getattr(head, "history_", None)
     if history:
         _write_history(out / "history.csv", history)
@@ -66,10 +66,11 @@ def run(
     return info
 
 
-def _record_reject(head: Head, X, train, valid, keys, out: Path) -> None:
-    """The reject option's thresholds from the validation images' scores (reject.json), and for
-    an embedding head the train rows' keys its nearest_train score compares new images with."""
-    scores = {"max_probability": max_probability(head.predict_proba(X[valid]))}
+def _record_reject(head: Head, valid_proba, X, train, valid, keys, out: Path) -> None:
+    """The reject option's thresholds from the validation images' scores (reject.json; the
+    probabilities are the search's, so no image is predicted twice), and for an embedding head
+    the train rows' keys its nearest_train score compares new images with."""
+    scores = {"max_probability": max_probability(valid_proba)}
     if isinstance(head, EmbeddingHead):
         scores["nearest_train"] = nearest_similarity(X[valid], X[train])
         save_train_keys(out, np.asarray(keys)[train])

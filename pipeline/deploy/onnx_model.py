@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from features import Preprocessing, create_backbone, read_image
+from features import Preprocessing, read_image
 from features.networks.int8 import quantize_file
 from features.networks.onnx_export import write_onnx
 
@@ -80,7 +80,7 @@ def deployed_model(
             "glmnet, mlp), or allow more with --max-constants-mb (ONNX files stop at 2 GB)"
         )
     if isinstance(head, EmbeddingHead):
-        backbone = _backbone(head)
+        backbone = head.trained_features().backbone()
         features = nn.Sequential(pixel_normalizer(backbone.preprocessing), backbone.model)
         preprocessing = backbone.preprocessing
     else:  # an image head's module reads [0, 1] pixels, its normalisation inside
@@ -88,30 +88,6 @@ def deployed_model(
     model = DeployedModel(features, probabilities)
     model = copy.deepcopy(model).float().to("cpu", memory_format=torch.contiguous_format)
     return model.eval().requires_grad_(False), preprocessing
-
-
-def _backbone(head: EmbeddingHead):
-    """The torch network the head's vectors came from, rebuilt from head.json's recipe."""
-    source = head.trained_features()
-    recipe = source.recipe
-    if not recipe:
-        raise PipelineError(
-            f"head {head.name}: head.json does not record how to rebuild its backbone (made by an "
-            f"older version): retrain it (`dvc repro train@{head.name}`)"
-        )
-    backbone = create_backbone(recipe["arch"], recipe["weights"], recipe.get("seed", 0), recipe.get("resize"),
-                               recipe.get("crop"))  # fmt: skip
-    preprocessing = json.loads(json.dumps(backbone.preprocessing.as_dict()))  # as the spec stores it
-    same = backbone.weights_id == source.spec.get("weights") and preprocessing == source.spec.get(
-        "preprocessing"
-    )
-    if not same:
-        raise PipelineError(
-            f"the backbone rebuilt for head {head.name} ({backbone.arch}, weights {backbone.weights_id}) is "
-            f"not the one it was trained on ({source.describe()}): a checkpoint file changed, or "
-            f"torchvision's weights did; retrain the head (`dvc repro train@{head.name}`)"
-        )
-    return backbone
 
 
 def export_model(

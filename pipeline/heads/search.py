@@ -45,6 +45,7 @@ class Search:
     chosen: dict  # the searched params' winning values ({} without a search)
     candidates: list[Candidate]
     halving: dict | None = None  # the rungs' train rows, when the search halved
+    valid_proba: np.ndarray | None = None  # the winner's probabilities on the valid rows, as scored
 
     def to_json(self) -> dict:
         out = {
@@ -117,7 +118,7 @@ def search(
             trials = shared(combos, X, y, eval_set[0])
         else:
             trials = _one_at_a_time(template, [combos[i] for i in alive], X_rung, y_rung, eval_set)
-        scores, best_head, best_i = {}, None, None
+        scores, best_head, best_i, best_proba = {}, None, None, None
         for i, (params, outcome, seconds, head) in zip(alive, trials, strict=True):
             earlier = candidates[i]
             candidate = Candidate(params, None, None, seconds, train_rows=rows)
@@ -150,7 +151,7 @@ def search(
                 )  # fmt: skip
             # Only the best head so far is kept (k-NN holds its train rows); the rule decides.
             if last and (best_i is None or selection.best([scores[best_i], result]) == 1):
-                best_head, best_i = head, i
+                best_head, best_i, best_proba = head, i, outcome
             scores[i] = result
         if not scores:
             raise ParamsError(
@@ -163,7 +164,7 @@ def search(
     if best_head is None:  # scored without fitting: fit the winner alone
         best_head = clone(template).set_params(**combos[winner]).fit(X, y, eval_set=eval_set)
     chosen = {key: best_head.get_params()[key] for key in space}
-    found = Search(best_head, chosen, candidates)
+    found = Search(best_head, chosen, candidates, valid_proba=best_proba)
     if len(rungs) > 1:
         found.halving = {"train_rows": rungs, "factor": halving.factor, "seed": halving.seed}
     return found

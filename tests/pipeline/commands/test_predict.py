@@ -13,29 +13,19 @@ import numpy as np
 import pytest
 
 from pipeline.artifacts.embeddings import load_embeddings
-from pipeline.commands import embed, evaluate, prepare, train
+from pipeline.commands import evaluate, train
 from pipeline.commands.evaluate import EvaluateParams
-from pipeline.data.params import DataParams
-from pipeline.embedding.params import BackboneParams, EmbedParams
 from pipeline.exceptions import PipelineError
 from pipeline.heads.registry import head_class, make_head
 from pipeline.heads.reject import RejectCalibration
-from tests.conftest import SMALL, make_folder
+from tests.conftest import embedded_task
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A tiny task run through prepare, embed, train and evaluate for an embedding and an image head."""
     tmp = tmp_path_factory.mktemp("predict")
-    images = tmp / "images"
-    make_folder(images, {"a": 8, "b": 8, "c": 8})
-    data = DataParams(root=str(images))
-    splits = tmp / "splits.csv"
-    prepare.run(params=data, splits_path=splits, excluded_path=tmp / "excluded.csv")
-    backbone = BackboneParams(weights="none", resize=SMALL, crop=SMALL)
-    params = EmbedParams(store=str(tmp / "store"), device="cpu", precision="fp32", batch_size=8)
-    emb_path = tmp / "emb.h5"
-    embed.run(data=data, backbone=backbone, params=params, splits_path=splits, out=emb_path)
+    images, emb_path, store = embedded_task(tmp)
     heads = {
         "logreg": make_head("logreg"),
         "finetune": make_head(
@@ -60,7 +50,7 @@ def trained(tmp_path_factory):
     for path in emb.paths[emb.split == "test"]:
         (new / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(images / path, new / path)
-    return tmp, new, params.store
+    return tmp, new, store
 
 
 def _workbench(*args: str) -> subprocess.CompletedProcess:

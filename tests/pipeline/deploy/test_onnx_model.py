@@ -14,14 +14,12 @@ import pytest
 
 from features import FeatureStore, list_images, read_image
 from pipeline.artifacts.embeddings import load_embeddings
-from pipeline.commands import embed, predict, prepare, train
-from pipeline.data.params import DataParams
+from pipeline.commands import predict, train
 from pipeline.deploy.onnx_model import export_model
-from pipeline.embedding.params import BackboneParams, EmbedParams
 from pipeline.exceptions import PipelineError
 from pipeline.heads.registry import load_head, make_head
 from pipeline.heads.reject import RejectCalibration
-from tests.conftest import SMALL, make_folder
+from tests.conftest import embedded_task
 
 ROOT = Path(__file__).resolve().parents[3]
 HEADS = {
@@ -38,21 +36,13 @@ HEADS = {
 def task(tmp_path_factory):
     """Every head trained on a tiny task (random-init ResNet-50 at 64 px, torch fp32)."""
     tmp = tmp_path_factory.mktemp("export")
-    images = tmp / "images"
-    make_folder(images, {"a": 8, "b": 8, "c": 8})
-    data = DataParams(root=str(images))
-    prepare.run(params=data, splits_path=tmp / "splits.csv", excluded_path=tmp / "excluded.csv")
-    backbone = BackboneParams(weights="none", resize=SMALL, crop=SMALL)
-    params = EmbedParams(
-        store=str(tmp / "store"), device="cpu", precision="fp32", runtime="torch", batch_size=8
-    )
-    embed.run(data=data, backbone=backbone, params=params, splits_path=tmp / "splits.csv", out=tmp / "emb.h5")
+    images, _, store = embedded_task(tmp, runtime="torch")
     for name, kwargs in HEADS.items():
         train.run(head=make_head(name, **kwargs), embeddings_path=tmp / "emb.h5", data_root=str(images),
                   out=tmp / name)  # fmt: skip
     emb = load_embeddings(tmp / "emb.h5")
     test = [str(images / p) for p in emb.paths[emb.split == "test"]]
-    return tmp, test, FeatureStore(params.store)
+    return tmp, test, FeatureStore(store)
 
 
 def _run(model: Path, paths: list[str]) -> tuple[np.ndarray, np.ndarray, dict]:

@@ -137,3 +137,13 @@ def test_knn_scores_every_candidate_from_one_neighbour_search(data, monkeypatch)
         assert (candidate.valid_accuracy, candidate.valid_log_loss) == pytest.approx(
             (expected.accuracy, expected.log_loss)
         )
+
+
+@pytest.mark.parametrize(
+    ("name", "space"), [("knn", {"n_neighbors": (1, 15)}), ("logreg", {"C": (0.01, 1.0)})]
+)
+def test_the_winners_valid_probabilities_come_back_as_scored(data, name, space):
+    """train's reject thresholds read them instead of predicting the valid images again."""
+    (X, y), valid, _ = data
+    found = search(make_head(name), space, X, y, valid)
+    np.testing.assert_allclose(found.valid_proba, found.head.predict_proba(valid[0]), atol=1e-12)
