@@ -28,14 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.extract import full_extraction, network_alone, variants  # noqa: E402
 from bench.machine import describe_machine  # noqa: E402
-from features import (  # noqa: E402
-    ConfigError,
-    FeatureStore,
-    WeightsUnavailableError,
-    create_extractor,
-    extract,
-    read_image,
-)
+from features.exceptions import ConfigError, WeightsUnavailableError
+from features.extraction.extract import extract
+from features.images.reading import read_image
+from features.networks.extractor import create_extractor
+from features.store.open import open_store
 from pipeline.data.params import SplitParams  # noqa: E402
 from pipeline.data.scan import scan_folder  # noqa: E402
 from pipeline.data.splits import stratified_split  # noqa: E402
@@ -77,7 +74,7 @@ def accuracy(extractor, images: Path) -> float:
     labels = np.array([item.label for item in items])
     split = np.array(stratified_split(list(labels), SplitParams(), seed=0))
     with tempfile.TemporaryDirectory() as tmp:
-        store = FeatureStore(Path(tmp) / "store")
+        store = open_store(Path(tmp) / "store")
         report = extract([images / item.path for item in items], store, extractor, progress=False)
         vectors = store.get(extractor.fingerprint, report.keys)
     train, valid, test = (split == name for name in ("train", "valid", "test"))

@@ -37,8 +37,11 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.machine import RESULTS, RecordedOutput  # noqa: E402
-from features import FeatureStore, create_extractor, read_image  # noqa: E402
-from features.extract import extract_vectors  # noqa: E402
+from features.extraction.extract import extract_vectors
+from features.images.reading import read_image
+from features.networks.extractor import create_extractor
+from features.store.base import Store
+from features.store.open import open_store
 from pipeline.analysis.stats import mcnemar_exact  # noqa: E402
 from pipeline.deploy.onnx_model import export_model  # noqa: E402
 from pipeline.heads.base import EmbeddingHead  # noqa: E402
@@ -62,7 +65,7 @@ def pipeline_probabilities(project: Path, head: str, classes: list[str]) -> np.n
     return np.array([[float(r[f"p_{c}"]) for c in classes] for r in rows])
 
 
-def fp32_reference(head, paths: list[str], store: FeatureStore) -> np.ndarray:
+def fp32_reference(head, paths: list[str], store: Store) -> np.ndarray:
     """`workbench predict`'s probabilities at fp32: the head's backbone on torch fp32, then the head."""
     if not isinstance(head, EmbeddingHead):
         head.precision_ = "fp32"
@@ -93,7 +96,7 @@ def main() -> None:
     args = parser.parse_args()
     params = yaml.safe_load((args.project / "params.yaml").read_text())
     root = (args.project / Path(params["data"]["root"]).expanduser()).resolve()
-    store = FeatureStore(Path(params["embed"]["store"]).expanduser())
+    store = open_store(Path(params["embed"]["store"]).expanduser())
     test, labels, train = read_rows(args.project, root)
     rng = np.random.default_rng(0)
     calibration = sorted(rng.choice(train, min(args.calibration, len(train)), replace=False).tolist())

@@ -27,12 +27,17 @@ import numpy as np
 import torch
 
 from bench.machine import RESULTS, RecordedOutput
-from features import FeatureStore, StoreWriter, create_extractor, derived_key, extract, read_image
-from features.hash_cache import hash_files
-from features.loader import default_num_workers
+from features.extraction.extract import extract
+from features.hashing.cache import hash_files
+from features.hashing.digest import derived_key
+from features.images.loader import default_num_workers
+from features.images.reading import read_image
+from features.networks.extractor import create_extractor
 from features.networks.int8 import Calibration
 from features.networks.onnx_export import installed
 from features.networks.runtimes import supports_bf16
+from features.store.open import open_store
+from features.store.writer import StoreWriter
 from pipeline.analysis.corruptions import Corruption
 
 DEFAULT_IMAGES = Path(__file__).resolve().parents[2] / "shared" / "data" / "caltech101-22"
@@ -92,7 +97,7 @@ def full_extraction(
         return extract(chunk, store, extractor, **kwargs)
 
     with tempfile.TemporaryDirectory() as tmp:
-        store = FeatureStore(Path(tmp) / "store")
+        store = open_store(Path(tmp) / "store")
         run(store, paths[:batch_size])  # warm-up
         with store_time() as spent:
             report = run(store, paths[batch_size:])

@@ -33,7 +33,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from features import FeatureStore, create_extractor, extract
+from features.extraction.extract import extract
+from features.networks.extractor import create_extractor
+from features.store.open import open_store
 from pipeline.analysis.stats import mcnemar_exact
 from pipeline.data.params import SplitParams
 from pipeline.data.scan import scan_folder
@@ -57,8 +59,8 @@ def caltech(folders: list[Path], store: Path, weights: str):
                 (root / cls.name).symlink_to(cls.resolve())
         items = scan_folder(root).items
         extractor = create_extractor(weights=weights)
-        report = extract([root / i.path for i in items], FeatureStore(store), extractor, progress=False)
-    X = FeatureStore(store).get(extractor.fingerprint, report.keys)
+        report = extract([root / i.path for i in items], open_store(store), extractor, progress=False)
+    X = open_store(store).get(extractor.fingerprint, report.keys)
     return X, np.array([i.label for i in items])
 
 

@@ -28,7 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.heads import DATA, HEADS, split  # noqa: E402
 from bench.machine import RESULTS, RecordedOutput  # noqa: E402
-from features import FeatureStore, create_extractor, extract  # noqa: E402
+from features.extraction.extract import extract
+from features.networks.extractor import create_extractor
+from features.store.base import Store
+from features.store.open import open_store
 from pipeline.data.scan import scan_folder  # noqa: E402
 from pipeline.exceptions import PipelineError  # noqa: E402
 from pipeline.heads.registry import head_from_params, search_space  # noqa: E402
@@ -37,7 +40,7 @@ from pipeline.heads.search import search  # noqa: E402
 from pipeline.params import Params  # noqa: E402
 
 
-def embedded(folder: Path, store: FeatureStore, extractor) -> tuple[np.ndarray, np.ndarray]:
+def embedded(folder: Path, store: Store, extractor) -> tuple[np.ndarray, np.ndarray]:
     items = scan_folder(folder).items
     report = extract([folder / i.path for i in items], store, extractor, progress=False)
     return store.get(extractor.fingerprint, report.keys), np.array([i.label for i in items])
@@ -52,7 +55,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS / "openset.txt")
     args = parser.parse_args()
     with RecordedOutput(args.out):
-        store = FeatureStore(args.store)
+        store = open_store(args.store)
         extractor = create_extractor(args.arch, args.weights)
         X, y = embedded(DATA / "caltech101-22", store, extractor)
         unseen, unseen_labels = embedded(DATA / "caltech101-extra30", store, extractor)

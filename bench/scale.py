@@ -48,8 +48,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.machine import RESULTS, RecordedOutput  # noqa: E402
-from features import FeatureStore  # noqa: E402
-from features.keys import to_hex  # noqa: E402
+from features.hashing.keys import to_hex  # noqa: E402
+from features.store.base import Store  # noqa: E402
+from features.store.open import open_store  # noqa: E402
 
 SPEC = {"arch": "bench"}
 
@@ -72,7 +73,7 @@ def disk_mb_per_s(directory: Path, nbytes: int) -> float:
     return nbytes / seconds / 1e6
 
 
-def fill(store: FeatureStore, n: int, dim: int, seed: int, batch: int) -> float:
+def fill(store: Store, n: int, dim: int, seed: int, batch: int) -> float:
     """Store n random vectors through one writer; returns seconds, publish included."""
     rng = np.random.default_rng(seed + 1)
     keys = keys_for(n, seed)
@@ -88,7 +89,7 @@ def lookup(path: str, n: int, seed: int) -> dict:
     """In a fresh process: what a new user pays to ask the store about every key it holds."""
     keys = keys_for(n, seed)
     start = time.perf_counter()
-    store = FeatureStore(path)
+    store = open_store(path)
     mask = store.contains("bench", keys)
     contains = time.perf_counter() - start
     assert mask.all()
@@ -116,7 +117,7 @@ def report_store(label: str, path: Path, n: int, seed: int) -> None:
     # the median of three fresh processes: the first can meet a disk still busy with the build
     runs = [in_fresh_process("_lookup", str(path), str(n), str(seed)) for _ in range(3)]
     result = {name: float(np.median([run[name] for run in runs])) for name in runs[0] if name != "shape"}
-    store = FeatureStore(path)
+    store = open_store(path)
     segments = store.segments()
     size = sum(s.bytes for s in segments)
     print(
@@ -158,16 +159,17 @@ def peak_mb() -> float:
 
 def embed_images(folder: str, store: str, engine: str) -> dict:
     """In a fresh process: embed every image under `folder` with one engine, as a user would."""
-    from features import list_images
-    from features.engines import extract_with
+    from features.engines.registry import EngineSettings, extract_with
+    from features.images.listing import list_images
+    from features.networks.extractor import ExtractorConfig
 
     paths = list_images([Path(folder)]).images
-    tiny = dict(arch="resnet18", weights="none", resize=32, crop=32)
+    tiny = ExtractorConfig("resnet18", "none", resize=32, crop=32, precision="fp32", runtime="torch")
     start = time.perf_counter()
     # Ray starts on this machine, every core, and only when something is missing.
     extractor, report = extract_with(
-        engine, paths, FeatureStore(store), tiny, device="cpu", precision="fp32", batch_size=256,
-        progress=False,
+        engine, paths, open_store(store), tiny,
+        EngineSettings(device="cpu", batch_size=256), progress=False,
     )  # fmt: skip
     return {
         "seconds": time.perf_counter() - start,
@@ -191,11 +193,11 @@ def plan_memory(folder: str, store: str, how: str) -> dict:
     tracemalloc's peak and what the plan still holds, the listing itself not counted."""
     import tracemalloc
 
-    from features.extract import plan_extraction
-    from features.hash_cache import hash_files
+    from features.extraction.plan import plan_extraction
+    from features.hashing.cache import hash_files
 
     paths = sorted(str(p) for p in Path(folder).rglob("*.png"))
-    target = FeatureStore(store)
+    target = open_store(store)
     keys = hash_files(paths, target.hash_cache() if how == "cache" else None)[0] if how != "none" else None
     tracemalloc.start()
     start = time.perf_counter()
@@ -235,7 +237,7 @@ def bench_images(base: Path, sizes: list[int]) -> None:
             times[(engine, n)] = run["seconds"]
             picks = run["keys"]
             t0 = time.perf_counter()
-            fs = FeatureStore(store)
+            fs = open_store(store)
             fs.contains(run["fingerprint"], picks)
             vectors = fs.get(run["fingerprint"], picks)
             lookups = time.perf_counter() - t0
@@ -318,7 +320,7 @@ def bench_parts(parts: list[str], args: argparse.Namespace) -> None:
 def bench_store(base: Path, args: argparse.Namespace) -> None:
     nbytes = args.put_n * args.dim * 4
     disk = disk_mb_per_s(base, nbytes)
-    seconds = fill(FeatureStore(base / "put"), args.put_n, args.dim, seed=7, batch=256)
+    seconds = fill(open_store(base / "put"), args.put_n, args.dim, seed=7, batch=256)
     rate = args.put_n / seconds
     mb = nbytes / seconds / 1e6
     print(
@@ -333,10 +335,10 @@ def bench_store(base: Path, args: argparse.Namespace) -> None:
         ("store of big-n", args.big_n, args.big_dim, 2),
     ):
         path = base / label.replace(" ", "_")
-        seconds = fill(FeatureStore(path), n, dim, seed=seed, batch=65_536)
+        seconds = fill(open_store(path), n, dim, seed=seed, batch=65_536)
         print(f"built {n:,} x {dim}-d in {seconds:.0f}s", flush=True)
         report_store(f"{n:,} x {dim}-d", path, n, seed)
-        print(f"  compact: {FeatureStore(path).compact()}", flush=True)
+        print(f"  compact: {open_store(path).compact()}", flush=True)
         report_store(f"{n:,} x {dim}-d, compacted", path, n, seed)
         shutil.rmtree(path)
 

@@ -1,46 +1,17 @@
-"""Embed image folders with a pretrained CNN into a content-addressed store of HDF5 segments."""
+"""Embed image folders with a pretrained CNN into a content-addressed store of HDF5 segments.
 
-from .exceptions import (
-    ConfigError,
-    FeaturesError,
-    ImageReadError,
-    StoreError,
-    WeightsUnavailableError,
-)
-from .extract import ExtractionReport, extract, extract_vectors
-from .failures import Failure
-from .files import Listing, list_images
-from .hashing import derived_key, sha256_file
-from .images import is_image_file, read_image
-from .networks.backbones import Backbone, create_backbone, supported_archs
-from .networks.extractor import Extractor, create_extractor
-from .preprocess import Preprocessing
-from .store import FeatureStore, MissingVectors, StoredVectors, StoreWriter
+Folders by job, each importing only those listed before it (and `exceptions`, `constants`,
+`locking`, which sit beside them; tests/test_import_cycles.py holds it to that):
 
-__all__ = [
-    "Backbone",
-    "ConfigError",
-    "ExtractionReport",
-    "Extractor",
-    "Failure",
-    "FeatureStore",
-    "FeaturesError",
-    "ImageReadError",
-    "MissingVectors",
-    "Listing",
-    "Preprocessing",
-    "StoreError",
-    "StoreWriter",
-    "StoredVectors",
-    "WeightsUnavailableError",
-    "create_backbone",
-    "create_extractor",
-    "derived_key",
-    "extract",
-    "extract_vectors",
-    "is_image_file",
-    "list_images",
-    "read_image",
-    "sha256_file",
-    "supported_archs",
-]
+    hashing/     content keys: SHA-256 of a file, derived keys, raw-key arrays, the hash cache
+    images/      finding images, decoding them, preprocessing, the decoding DataLoader
+    networks/    backbones, the extractor, devices and precisions, ONNX and int8
+    store/       the store's interface, the segment store, the version-1 file, maintenance
+    extraction/  the plan, claims, the one recorder, and the public `extract`
+    engines/     who runs the extraction: this machine (local) or a Ray cluster, by name
+    cli.py       `python -m features` / `workbench extract|info|verify|export|compact|convert`
+
+Nothing is imported here, so a module pays only for what it uses (and `dvc.yaml` lists
+exactly those files): `from features.store.open import open_store`,
+`from features.extraction.extract import extract`.
+"""

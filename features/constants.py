@@ -31,3 +31,4 @@ RUNTIMES = ("auto", "torch", "onnxruntime", "openvino")
 CPU_RUNTIMES = ("onnxruntime", "openvino")
 DEVICES = ("auto", "cpu", "cuda")
 ENGINES = ("local", "ray")  # features/engines.py: this machine, or a Ray cluster
+CALIBRATION_IMAGES = 128  # int8: task images its activation ranges are measured on

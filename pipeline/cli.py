@@ -10,8 +10,8 @@ import importlib
 import logging
 import sys
 
-from features import FeaturesError
 from features import cli as store_cli
+from features.exceptions import FeaturesError
 
 from .exceptions import PipelineError
 
@@ -32,12 +32,7 @@ STAGES = {
 COMMANDS = {
     "predict": "apply a trained head to new images",
     "export-model": "a trained head with its backbone as one ONNX file",
-    "extract": "embed image files and folders into a feature store",
-    "info": "what a feature store holds",
-    "verify": "check every segment, index and record of a store (--repair quarantines)",
-    "export": "a store's vectors to .npz or .parquet",
-    "compact": "merge a store's segments into one",
-    "convert": "a version-1 store file into a store directory",
+    **store_cli.COMMANDS,  # run by features.cli
 }
 
 

@@ -13,3 +13,14 @@ class ParamsError(PipelineError, ValueError):
 
 class DataError(PipelineError):
     """The input data cannot be used as it is (missing folder, conflicting duplicates, ...)."""
+
+
+class UndecodableImages(DataError):
+    """Images that decoded when the data was scanned no longer do: they changed since."""
+
+    def __init__(self, stage: str, failures: list[tuple[str, str]]):
+        listing = "\n".join(f"  {path}: {reason}" for path, reason in failures)
+        super().__init__(
+            f"{stage}: {len(failures)} images could not be decoded:\n{listing}\n"
+            "They changed after the scan; run `dvc repro prepare` to exclude them."
+        )

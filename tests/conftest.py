@@ -79,7 +79,7 @@ def image_folder(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def small_extractor():
-    from features import create_extractor
+    from features.networks.extractor import create_extractor
 
     return create_extractor(weights="none", device="cpu", precision="fp32", resize=SMALL, crop=SMALL)
 

@@ -2,10 +2,12 @@
 
 For each stage, the project modules that `python -m pipeline <stage>` imports are found
 from the code itself (imports anywhere in a file, followed transitively; package
-`__init__`s count, since Python runs them). The head registry imports heads by name at
-run time: a stage whose command names a head runs that head's module, any other stage
-that loads heads through the registry may run every enabled head. Imports under
-`if TYPE_CHECKING:` never run and do not count.
+`__init__`s count, since Python runs them). Two registries import by name at run time:
+the head registry (a stage whose command names a head runs that head's module, any other
+stage that loads heads through the registry may run every enabled head), and the engine
+registry, which runs the engine `embed.engine` names (dvc.yaml lists it as
+`features/engines/${embed.engine}.py`). Imports under `if TYPE_CHECKING:` never run and do
+not count.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ HEAD_LOADERS = {
     "load_heads",
     "make_head",
 }  # pipeline.heads.registry's loaders
+ENGINE_REGISTRY = "features.engines.registry"
 
 
 def _file(module: str, root: Path) -> Path | None:
@@ -100,14 +103,23 @@ def stage_commands(root: Path = ROOT) -> dict[str, tuple[list[str], list[str]]]:
         }
 
 
-def uncovered(argv: list[str], deps: list[str], enabled: list[str], root: Path = ROOT) -> list[str]:
-    """Files the stage runs that none of its deps (a file, or a folder holding it) covers."""
+def stage_files(argv: list[str], enabled: list[str], engine: str, root: Path = ROOT) -> list[str]:
+    """Every project file `python -m pipeline ARGV` runs, with the heads and engine it names."""
     stage, rest = argv[0], argv[1:]
     modules = modules_run(["pipeline.__main__", f"pipeline.commands.{stage}"], root)
     if _loads_heads(stage, root):
         named = [a for a in rest[:1] if a in enabled]  # train <head>, evaluate <head>
         modules |= modules_run([f"pipeline.heads.{h}" for h in named or enabled], root)
-    files = sorted(str(_file(m, root).relative_to(root)) for m in modules)
+    if ENGINE_REGISTRY in modules:
+        modules |= modules_run([f"features.engines.{engine}"], root)
+    return sorted(str(_file(m, root).relative_to(root)) for m in modules)
+
+
+def uncovered(
+    argv: list[str], deps: list[str], enabled: list[str], engine: str = "local", root: Path = ROOT
+) -> list[str]:
+    """Files the stage runs that none of its deps (a file, or a folder holding it) covers."""
+    files = stage_files(argv, enabled, engine, root)
     covered = [Path(d).as_posix().rstrip("/") for d in deps]
     return [f for f in files if not any(f == d or f.startswith(d + "/") for d in covered)]
 
@@ -118,12 +130,18 @@ def stages():
 
 
 @pytest.fixture(scope="module")
-def enabled():
-    return yaml.safe_load((ROOT / "params.yaml").read_text())["heads"]["enabled"]
+def params():
+    return yaml.safe_load((ROOT / "params.yaml").read_text())
 
 
-def test_every_stage_lists_the_code_it_runs(stages, enabled):
-    missing = {name: uncovered(argv, deps, enabled) for name, (argv, deps) in stages.items()}
+@pytest.fixture(scope="module")
+def enabled(params):
+    return params["heads"]["enabled"]
+
+
+def test_every_stage_lists_the_code_it_runs(stages, enabled, params):
+    engine = params["embed"]["engine"]
+    missing = {name: uncovered(argv, deps, enabled, engine) for name, (argv, deps) in stages.items()}
     assert not {name: files for name, files in missing.items() if files}, (
         "add these to the stage's deps in dvc.yaml"
     )
@@ -163,16 +181,23 @@ def test_modules_run_follows_relative_and_function_level_imports(tmp_path):
     }
 
 
-def test_a_stage_run_once_lists_no_code_it_does_not_run(stages, enabled):
+def test_a_stage_lists_no_code_it_does_not_run(stages, enabled, params):
     """Extra deps re-run a stage for nothing: embed, leakage, pca and report used to list the heads
-    package, reached through an import cycle. (A foreach stage shares one list across its heads.)"""
+    package, reached through an import cycle, and every stage the whole of `features/`, so
+    editing `verify` re-ran everything. A code dep is a file: no folder of code."""
+    engine = params["embed"]["engine"]
     extra = {}
     for name, (argv, deps) in stages.items():
-        if "@" in name:
-            continue
-        modules = modules_run(["pipeline.__main__", f"pipeline.commands.{argv[0]}"], ROOT)
-        if _loads_heads(argv[0], ROOT):
-            modules |= modules_run([f"pipeline.heads.{h}" for h in enabled], ROOT)
-        files = {str(_file(m, ROOT).relative_to(ROOT)) for m in modules}
-        extra[name] = [d for d in deps if d.startswith("pipeline/") and d.endswith(".py") and d not in files]
+        files = set(stage_files(argv, enabled, engine))
+        if "@" in name:  # a foreach stage shares one list across its heads: any head's files count
+            files |= {f for head in enabled for f in stage_files([argv[0], head, *argv[2:]], enabled, engine)}
+        code = [d for d in deps if d.split("/")[0] in PACKAGES]
+        extra[name] = [d for d in code if d not in files]
     assert not {name: files for name, files in extra.items() if files}, "remove these from dvc.yaml"
+
+
+def test_editing_verify_or_the_ray_engine_re_runs_nothing(stages):
+    """With the local engine, no stage depends on the store's maintenance commands or on Ray."""
+    for name, (_argv, deps) in stages.items():
+        for path in ("features/store/verify.py", "features/engines/ray.py", "features/commands/extract.py"):
+            assert path not in deps, f"{name} would re-run when {path} changes"

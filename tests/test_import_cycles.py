@@ -62,3 +62,30 @@ def test_files_stages_hand_each_other_do_not_reach_into_the_heads():
 
 def test_the_cycle_finder_finds_one():
     assert _cycles({"a": ["b"], "b": ["c"], "c": ["a"], "d": ["a"]}) == [["a", "b", "c"]]
+
+
+FEATURES_LAYERS = ["hashing", "images", "networks", "store", "extraction", "engines", "cli", "commands"]
+ALLOWED_UPWARD = {  # (importer, the folder it reaches up to): why
+    ("features.images.loader", "networks"): "the decoders ask networks/runtimes how many cores there are",
+    ("features.extraction.extract", "engines"): "the public `extract` runs the local engine",
+}
+
+
+def _layer(module: str) -> tuple[str, int]:
+    """A features module's folder and its place; modules beside the folders (exceptions,
+    constants, locking) sit below them all, `__main__` with the CLI."""
+    name = module.split(".")[1] if "." in module else ""
+    name = "cli" if name == "__main__" else name
+    return name, FEATURES_LAYERS.index(name) if name in FEATURES_LAYERS else -1
+
+
+def test_each_features_folder_imports_only_the_folders_below_it():
+    """features/__init__.py's promise: hashing, images, networks, store, extraction, engines,
+    then the CLI and its commands, each importing only those before it."""
+    upward = {
+        (module, _layer(imported)[0])
+        for module, imports in _graph("features").items()
+        for imported in imports
+        if _layer(imported)[1] > _layer(module)[1]
+    }
+    assert upward <= set(ALLOWED_UPWARD), sorted(upward - set(ALLOWED_UPWARD))

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from ..preprocess import Preprocessing
+from ..images.preprocessing import Preprocessing
 
 TIMM_PREFIX = "timm:"
 

@@ -25,7 +25,7 @@ from torch import nn
 
 from ..constants import DEFAULT_ARCH, DEFAULT_WEIGHTS
 from ..exceptions import ConfigError
-from .backbone import TIMM_PREFIX, Backbone, Stage, looks_like_path  # noqa: F401 (re-exported)
+from .backbone import TIMM_PREFIX, Backbone
 
 LITE_PREFIX = "efficientnet_lite"
 

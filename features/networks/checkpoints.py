@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ..exceptions import ConfigError
-from ..hashing import sha256_file
+from ..hashing.digest import sha256_file
 
 
 def state_digest(model: nn.Module) -> str:

@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from ..exceptions import ConfigError
-from ..hashing import sha256_file
-from ..preprocess import Preprocessing
+from ..hashing.digest import sha256_file
+from ..images.preprocessing import Preprocessing
 from .backbone import Backbone, Stage, looks_like_path
 from .checkpoints import load_checkpoint
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +19,37 @@ from .onnx_export import DEFAULT_EXPORTS, Network, check_against_torch, exported
 from .runtimes import autocast, check_runs_here, resolve_runtime
 
 
+@dataclass(frozen=True)
+class ExtractorConfig:
+    """What builds an extractor, as one value: the network (arch, weights, seed, sizes), the
+    precision and runtime it runs at, and int8's calibration images. The CLI's flags, the
+    `backbone` and `embed` params and a built extractor (`Extractor.config`, with precision,
+    runtime and sizes resolved: what rebuilds it in another process, a Ray actor's included)
+    are each one of these. The device is not in it: each process resolves its own."""
+
+    arch: str = DEFAULT_ARCH
+    weights: str = DEFAULT_WEIGHTS
+    seed: int = 0
+    resize: int | None = None
+    crop: int | None = None
+    precision: str = "auto"
+    runtime: str = "torch"
+    calibration: Calibration | dict | None = None  # precision int8 only
+
+    def create(self, device: str = "auto", exports: str | os.PathLike | None = None, **options) -> Extractor:
+        """The extractor on `device`; `options` go to `create_extractor` (open_runtime)."""
+        args = {f.name: getattr(self, f.name) for f in fields(self)}
+        return create_extractor(device=device, exports=exports, **args, **options)
+
+    def recipe(self) -> dict:
+        """As JSON stores it (embeddings.h5, head.json): `ExtractorConfig(**recipe)` again."""
+        out = asdict(replace(self, calibration=None))
+        del out["calibration"]
+        if self.calibration is not None:
+            out["calibration"] = Calibration.of(self.calibration).as_recipe()
+        return out
+
+
 @dataclass
 class Extractor:
     """Turns batches of uint8 images (N, 3, H, W) into float32 vectors (N, dim)."""
@@ -26,12 +57,11 @@ class Extractor:
     backbone: Backbone
     device: torch.device
     precision: str  # resolved: 'fp32', 'bf16' or 'int8'
-    # create_extractor's arguments (runtime and precision resolved, device left out): what
-    # rebuilds this extractor in another process or on another machine; None when built by hand.
-    recipe: dict | None = None
-    runtime: str = "torch"  # or a CPU runtime ("onnxruntime 1.32.0"), which `network` is a session of
+    config: ExtractorConfig | None = None  # what rebuilds it elsewhere; None when built by hand
+    runtime: str = "torch"  # as the recipe names it; a CPU runtime's `network` is a session of it
     network: Network | None = None
     calibration: Calibration | None = None  # int8: the images its ranges were measured on
+    release: str = ""  # a CPU runtime and its version ("onnxruntime 1.32.0"), as the spec records it
 
     @property
     def spec(self) -> dict:
@@ -49,7 +79,7 @@ class Extractor:
             "dim": self.backbone.dim,
         }
         if self.runtime != "torch":
-            spec["runtime"] = self.runtime
+            spec["runtime"] = self.release
         if self.calibration is not None:
             spec["calibration"] = self.calibration.spec()
         return spec
@@ -118,19 +148,10 @@ def create_extractor(
             f"precision int8 quantizes convolutions, and {arch} is a transformer with almost none: "
             "its int8 model would run as float. Use precision bf16 (native on this CPU or a GPU) or fp32"
         )
-    recipe = {
-        "arch": arch,
-        "weights": str(weights),
-        "seed": seed,
-        "resize": backbone.preprocessing.resize,
-        "crop": backbone.preprocessing.crop,
-        "precision": resolved,
-        "runtime": runtime,
-    }
-    if calibration is not None:
-        recipe["calibration"] = calibration.as_recipe()
+    prep = backbone.preprocessing
+    config = ExtractorConfig(arch, str(weights), seed, prep.resize, prep.crop, resolved, runtime, calibration)
     if runtime == "torch":
-        return Extractor(backbone, torch_device, resolved, recipe)
+        return Extractor(backbone, torch_device, resolved, config)
     network = None
     if open_runtime:
         check_runs_here(runtime, resolved)
@@ -143,4 +164,5 @@ def create_extractor(
             probe = probe_images(path, backbone.preprocessing)
         network = open_network(runtime, path, resolved, torch.get_num_threads())
         check_against_torch(network, backbone.model, crop_px, runtime, resolved, probe)
-    return Extractor(backbone, torch_device, resolved, recipe, version(runtime), network, calibration)
+    release = version(runtime)
+    return Extractor(backbone, torch_device, resolved, config, runtime, network, calibration, release)

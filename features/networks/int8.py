@@ -21,9 +21,9 @@ import numpy as np
 import torch
 
 from ..exceptions import ConfigError, ImageReadError
-from ..hashing import read_hashed, sha256_file
-from ..images import read_image
-from ..preprocess import Preprocessing
+from ..hashing.digest import read_hashed, sha256_file
+from ..images.preprocessing import Preprocessing
+from ..images.reading import read_image
 from . import side_files
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,6 @@ log = logging.getLogger(__name__)
 # the output's features below one uint8 step (a tenth of ResNet-50's) came out as a few levels,
 # and heads that standardise features (the MLP: 0.435 -> 0.181 test accuracy) lost them.
 METHOD = "onnxruntime static QDQ, per-channel s8 weights, u8 activations, min-max; last conv onward float"
-DEFAULT_IMAGES = 128
 _BATCH = 16
 PROBE_IMAGES = 4  # calibration images the model is checked on against torch
 

@@ -42,7 +42,7 @@ def resolve_runtime(runtime: str, device: str, precision: str) -> tuple[str, tor
     The CPU runtimes run on the CPU only, ONNX Runtime at fp32 or int8 (its CPU provider has no
     bf16 convolutions); int8 is ONNX Runtime's alone, and `precision: auto` never picks it.
     """
-    from .onnx_export import installed, require  # the runtimes' packages load only when chosen
+    from .onnx_export import installed, require
 
     if runtime not in RUNTIMES:
         raise ConfigError(f"runtime: got {runtime!r}; choose from {list(RUNTIMES)}")

@@ -9,7 +9,7 @@ import logging
 import os
 from pathlib import Path
 
-from ..hashing import sha256_file
+from ..hashing.digest import sha256_file
 from ..locking import publish_file
 
 log = logging.getLogger(__name__)

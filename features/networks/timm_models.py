@@ -16,8 +16,8 @@ import torch
 from torch import nn
 
 from ..exceptions import ConfigError, WeightsUnavailableError
-from ..hashing import sha256_file
-from ..preprocess import Preprocessing
+from ..hashing.digest import sha256_file
+from ..images.preprocessing import Preprocessing
 from .backbone import TIMM_PREFIX, Backbone, Stage, looks_like_path
 from .checkpoints import state_digest
 

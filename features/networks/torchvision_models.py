@@ -15,7 +15,7 @@ from torchvision.models import get_model, get_model_builder, get_model_weights, 
 
 from ..constants import DEFAULT_CROP, DEFAULT_RESIZE, IMAGENET_MEAN, IMAGENET_STD
 from ..exceptions import ConfigError, WeightsUnavailableError
-from ..preprocess import Preprocessing
+from ..images.preprocessing import Preprocessing
 from .backbone import Backbone, Stage, looks_like_path
 from .checkpoints import load_checkpoint
 

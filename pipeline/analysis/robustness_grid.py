@@ -11,8 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from features import Extractor, FeatureStore, derived_key, read_image
-from features.extract import extract_vectors
+from features.extraction.extract import extract_vectors
+from features.hashing.digest import derived_key
+from features.images.reading import read_image
+from features.networks.extractor import Extractor
+from features.store.base import Store
 
 from ..artifacts.image_inputs import ImageInputs
 from ..exceptions import DataError
@@ -84,7 +87,7 @@ def corruption_sweep(
     corruptions: Sequence[str],
     severities: Sequence[int],
     extractor: Extractor,
-    store: FeatureStore,
+    store: Store,
     batch_size: int,
     num_workers: int | None,
 ) -> dict[str, dict[str, dict[str, float]]]:
@@ -157,7 +160,7 @@ def analyse_robustness(
     test: TestSet,
     params: RobustnessParams,
     extractor: Extractor,
-    store: FeatureStore,
+    store: Store,
     batch_size: int,
     num_workers: int | None,
 ) -> RobustnessResult:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
-from features import Backbone, Extractor, create_backbone, create_extractor
+from features.networks.backbones import Backbone, create_backbone
+from features.networks.extractor import Extractor, ExtractorConfig
 
 from ..exceptions import PipelineError
 
@@ -14,15 +15,16 @@ BACKBONE_ARGS = ("arch", "weights", "seed", "resize", "crop")  # the recipe's pa
 
 @dataclass(frozen=True)
 class FeatureSource:
-    """The extractor's fingerprint and spec, and the `create_extractor` arguments that rebuild it."""
+    """The extractor's fingerprint and spec, and the config that rebuilds it, as JSON keeps it."""
 
     fingerprint: str
     spec: dict
-    recipe: dict = field(default_factory=dict)  # arch, weights, seed, resize, crop, precision (resolved)
+    recipe: dict = field(default_factory=dict)  # ExtractorConfig.recipe(): precision, runtime resolved
 
     @classmethod
     def of(cls, extractor: Extractor) -> FeatureSource:
-        return cls(extractor.fingerprint, extractor.spec, dict(extractor.recipe or {}))
+        recipe = extractor.config.recipe() if extractor.config else {}
+        return cls(extractor.fingerprint, extractor.spec, recipe)
 
     def describe(self) -> str:
         spec = self.spec
@@ -35,7 +37,7 @@ class FeatureSource:
     def extractor(self, device: str = "auto", exports=None) -> Extractor:
         """The extractor again, on `device` (a CPU runtime's export kept in `exports`); stops if it
         no longer makes the same vectors."""
-        extractor = create_extractor(device=device, exports=exports, **self._recipe())
+        extractor = ExtractorConfig(**self._recipe()).create(device, exports)
         if extractor.fingerprint != self.fingerprint:
             self._changed(FeatureSource.of(extractor).describe())
         return extractor

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from features.loader import ImageTransform
+from features.images.loader import ImageTransform
 
 
 @dataclass(frozen=True)

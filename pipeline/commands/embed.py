@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 
-from features import FeatureStore, StoredVectors
-from features.hash_cache import HashCache, hash_files
+from features.cli import print_incidents
+from features.hashing.cache import HashCache, hash_files
 from features.networks.int8 import Calibration
+from features.store.base import StoredVectors
+from features.store.open import open_store
 
 from ..artifacts.embeddings import Embeddings, save_embeddings
 from ..artifacts.feature_source import FeatureSource
@@ -28,7 +29,7 @@ def run(
     root = Path(data.root).expanduser()
     paths = [str(root / r.path) for r in rows]
     keys = [r.sha256 for r in rows]
-    store = FeatureStore(params.store)
+    store = open_store(params.store)
     _check_unchanged(paths, keys, store.hash_cache())
 
     classes = sorted({r.label for r in rows})
@@ -57,8 +58,7 @@ def run(
         )
     _, report, embeddings = read_stored(backbone, params, store, paths, keys, "embed", write, calibration)
     print(f"embed: {len(rows)} images -> {out}: {report.summary()}")
-    for incident in store.incidents:  # damage set aside on the way, repeated where it is seen last
-        print(f"embed: store: {incident}", file=sys.stderr)
+    print_incidents(store, "embed: store: ")
     return embeddings
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from features import list_images
+from features.images.listing import list_images
 
 from ..deploy.onnx_model import MAX_CONSTANTS_MB, export_model
 from ..exceptions import DataError

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import logging
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -11,12 +12,17 @@ from pathlib import Path
 
 import numpy as np
 
-from features import FeatureStore, list_images
 from features.constants import DEVICES
+from features.extraction.extract import extract_vectors
+from features.images.listing import list_images
+from features.images.reading import check_images
+from features.store.base import Store
+from features.store.open import open_store
 
+from ..artifacts.image_inputs import ImageInputs
 from ..embedding.params import EmbedParams
 from ..exceptions import DataError
-from ..heads.base import Head
+from ..heads.base import Head, ImageHead
 from ..heads.registry import load_head
 from ..heads.reject import SCORES, max_probability, nearest_similarity, train_keys
 from ..heads.reject import require as require_reject
@@ -45,6 +51,7 @@ class NewPredictions:
 
 
 UNKNOWN = "unknown"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -61,7 +68,7 @@ def predict_images(
     head: Head,
     paths: list[Path],
     *,
-    store: FeatureStore,
+    store: Store,
     device: str = "auto",
     batch_size: int = 32,
     num_workers: int | None = None,
@@ -71,7 +78,7 @@ def predict_images(
     `reject`, each image's score too, and the threshold below which it is `unknown`."""
     threshold = require_reject(reject.head_dir).threshold(reject.accept, reject.score) if reject else None
     paths = [str(p) for p in paths]
-    read = head.read_new(paths, store, device=device, batch_size=batch_size, num_workers=num_workers)
+    read = read_new(head, paths, store, device, batch_size=batch_size, num_workers=num_workers)
     proba = head.predict_proba(read.inputs) if read.positions else np.empty((0, len(head.classes_)))
     scores = None
     if reject and reject.score == "nearest_train":
@@ -88,6 +95,36 @@ def predict_images(
         scores=scores,
         threshold=threshold,
     )
+
+
+@dataclass
+class NewInputs:
+    """New images read for a head: its inputs for the ones that could be read, and why not the rest."""
+
+    inputs: np.ndarray | ImageInputs  # what the head's predict_proba takes, one row per readable image
+    positions: list[int]  # which of the requested paths those rows are
+    keys: list[str]  # SHA-256 of each readable image's bytes
+    failures: dict[int, str] = field(default_factory=dict)  # position -> reason
+
+
+def read_new(head: Head, paths: list[str], store: Store, device: str, **extract_args) -> NewInputs:
+    """A head's inputs for new image files, with the files it cannot read. An embedding head's
+    are embedded through `store` with the very extractor it was trained on; an image head's
+    files are decoded once here too, so a bad image is reported instead of stopping its network."""
+    if isinstance(head, ImageHead):
+        checks = check_images(paths)
+        failures = {i: reason for i, (_, reason) in enumerate(checks) if reason}
+        ok = [i for i in range(len(paths)) if i not in failures]
+        return NewInputs(ImageInputs.of([paths[i] for i in ok]), ok, [checks[i][0] for i in ok], failures)
+    source = head.trained_features()
+    extractor = source.extractor(device, store.exports())
+    log.info("predict: extractor %s", source.describe())
+    report, vectors = extract_vectors(paths, store, extractor, **extract_args)
+    log.info("predict: embedding %d images: %s", len(paths), report.summary())
+    failed = {f.path: f.reason for f in report.failures}
+    failures = {i: failed[p] for i, p in enumerate(paths) if p in failed}
+    ok = [i for i in range(len(paths)) if i not in failures]
+    return NewInputs(vectors, ok, [report.keys[i] for i in ok], failures)
 
 
 def write_csv(path: Path, result: NewPredictions, top_k: int = 5) -> None:
@@ -158,7 +195,7 @@ def main(argv: list[str] | None = None) -> None:
     result = predict_images(
         head,
         listing.images,
-        store=FeatureStore(args.store),
+        store=open_store(args.store),
         device=args.device,
         batch_size=args.batch_size,
         num_workers=args.num_workers,

@@ -12,7 +12,8 @@ import csv
 from collections import Counter
 from pathlib import Path
 
-from features import FeatureStore
+from features.store.base import Store
+from features.store.open import open_store
 
 from ..analysis.near_duplicates import near_duplicate_groups
 from ..data.labels import check_given_split, table_candidates, uses_folders
@@ -33,7 +34,7 @@ def run(
     embed: EmbedParams | None = None,
 ) -> list[Row]:
     root = Path(params.root).expanduser()
-    store = FeatureStore(embed.store) if embed else None  # its hash cache: images read once
+    store = open_store(embed.store) if embed else None  # its hash cache: images read once
     scan, source = _scan(params, root, store)
     labels = [item.label for item in scan.items]
     given = source != SEEDED
@@ -70,7 +71,7 @@ def run(
     return rows
 
 
-def _scan(params: DataParams, root: Path, store: FeatureStore | None) -> tuple[Scan, str]:
+def _scan(params: DataParams, root: Path, store: Store | None) -> tuple[Scan, str]:
     """The task's images checked, and where their split comes from."""
     if uses_folders(params):
         return scan_folder(root, store=store), SEEDED
@@ -86,7 +87,7 @@ def _group_near_duplicates(
 ) -> list[str]:
     paths = [str(root / item.path) for item in scan.items]
     keys = [item.sha256 for item in scan.items]
-    store = FeatureStore(embed.store)
+    store = open_store(embed.store)
     *_, vectors = read_stored(
         backbone,
         embed,

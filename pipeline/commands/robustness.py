@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from features import FeatureStore
+from features.store.open import open_store
 
 from ..analysis.robustness import RobustnessResult
 from ..analysis.robustness_grid import TestSet, analyse_robustness
@@ -35,7 +35,7 @@ def run(
     reports: Path,
 ) -> RobustnessResult:
     emb = load_embeddings(embeddings_path)
-    store = FeatureStore(embed.store)
+    store = open_store(embed.store)
     extractor = make_extractor(backbone, embed, store, emb.recipe.get("calibration"))
     if extractor.fingerprint != emb.fingerprint:
         raise DataError(f"{embeddings_path} was made by another extractor; run `dvc repro embed` first")

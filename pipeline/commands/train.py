@@ -56,11 +56,10 @@ def run(
     (out / "fit.json").write_text(json.dumps(info, indent=2))
     if found.valid_proba is not None:
         _record_reject(head, found.valid_proba, X, train, valid, emb.keys, out)
-    history = getattr(head, "history_", None)
-    if history:
-        _write_history(out / "history.csv", history)
-    if getattr(head, "lr_find_", None):
-        plot_lr_find(head.lr_find_, out / "lr_find.png")
+    if head.history():
+        _write_history(out / "history.csv", head.history())
+    if head.lr_finder_result():
+        plot_lr_find(head.lr_finder_result(), out / "lr_find.png")
     chosen = f" chose {found.chosen} of {len(found.candidates)} candidates;" if found.chosen else ""
     print(f"train {head.name}: fitted in {seconds:.1f}s ->{chosen} {out}; {head.fit_report()}")
     return info
@@ -86,7 +85,7 @@ def _say_if_long(head: Head, space: dict, train_shape: tuple[int, int], classes:
     seconds = projected_seconds(head, space, rows, classes, features, halving)
     if seconds is None or seconds < LONG_SECONDS:
         return
-    cap = getattr(head, "max_train_rows", None)
+    cap = head.get_params().get("max_train_rows")
     print(
         f"train {head.name}: this search is projected to take about {seconds / 60:.0f} min "
         f"({rows} train rows x {classes} classes x {features} features, {len(grid(space))} candidates; "

@@ -13,9 +13,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from features import FeatureStore, is_image_file, list_images
-from features.hash_cache import lookup_files
-from features.images import check_images
+from features.hashing.cache import lookup_files
+from features.images.listing import list_images
+from features.images.reading import check_images, is_image_file
+from features.store.base import Store
 
 from ..exceptions import DataError
 
@@ -52,7 +53,7 @@ class Scan:
     read: int = 0  # files read to key or check them (the rest were known)
 
 
-def scan_folder(root: Path, workers: int = 4, store: FeatureStore | None = None) -> Scan:
+def scan_folder(root: Path, workers: int = 4, store: Store | None = None) -> Scan:
     """Every image under `root/<class>/`, checked (see `check_candidates`)."""
     candidates, unusable, ignored = folder_candidates(root)
     scan = check_candidates(candidates, root, workers, store)
@@ -88,7 +89,7 @@ def folder_candidates(root: Path) -> tuple[list[Candidate], list[Excluded], list
 
 
 def check_candidates(
-    candidates: list[Candidate], root: Path, workers: int = 4, store: FeatureStore | None = None
+    candidates: list[Candidate], root: Path, workers: int = 4, store: Store | None = None
 ) -> Scan:
     """Key and decode-check every candidate; exclude, with the reason, what cannot be used.
 
@@ -120,7 +121,7 @@ def check_candidates(
     return Scan(items, excluded + duplicates, [], read=len(to_read))
 
 
-def _known(store: FeatureStore | None, keys: list[str]) -> dict[int, str | None]:
+def _known(store: Store | None, keys: list[str]) -> dict[int, str | None]:
     """position -> None for keys the store holds vectors of (they decoded), or the reason
     recorded for keys that failed to decode; positions it knows nothing of are left out."""
     if store is None or not store.path.is_dir():

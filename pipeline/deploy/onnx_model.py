@@ -23,7 +23,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from features import Preprocessing, read_image
+from features.images.preprocessing import Preprocessing
+from features.images.reading import read_image
 from features.networks.int8 import quantize_file
 from features.networks.onnx_export import write_onnx
 

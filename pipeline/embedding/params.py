@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from features.constants import DEVICES, ENGINES, PRECISIONS, RUNTIMES
+from features.constants import CALIBRATION_IMAGES, DEVICES, ENGINES, PRECISIONS, RUNTIMES
+from features.engines.ray_options import RayOptions
+from features.engines.registry import EngineSettings
+from features.networks.extractor import ExtractorConfig
+from features.networks.int8 import Calibration
 
 from ..params import param
 
@@ -19,9 +23,20 @@ class BackboneParams:
     resize: int | None = param(None, min=16)
     crop: int | None = param(None, min=16)
 
-    def create_args(self) -> dict:
-        """The `create_extractor` arguments these params give (device and precision aside)."""
-        return dict(arch=self.arch, weights=self.weights, seed=self.seed, resize=self.resize, crop=self.crop)
+    def extractor_config(
+        self, embed: EmbedParams, calibration: Calibration | dict | None = None
+    ) -> ExtractorConfig:
+        """The extractor these params and `embed`'s describe (int8: calibrated on `calibration`)."""
+        return ExtractorConfig(
+            self.arch,
+            self.weights,
+            self.seed,
+            self.resize,
+            self.crop,
+            embed.precision,
+            embed.runtime,
+            calibration,
+        )
 
 
 @dataclass(frozen=True)
@@ -37,4 +52,9 @@ class EmbedParams:
     engine: str = param("local", choices=ENGINES)
     address: str | None = None  # engine ray: a running cluster ("auto", "ray://HOST:10001"); null starts one
     actors: int | None = param(None, min=1)  # engine ray: embedding actors; null: one per GPU or core
-    calibration: int = param(128, min=1)  # precision int8: train images its ranges are measured on
+    calibration: int = param(CALIBRATION_IMAGES, min=1)  # precision int8: train images measured
+
+    def engine_settings(self) -> EngineSettings:
+        return EngineSettings(
+            self.device, self.batch_size, self.num_workers, RayOptions(self.address, self.actors)
+        )

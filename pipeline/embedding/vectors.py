@@ -6,13 +6,13 @@ import logging
 from collections.abc import Callable
 from typing import TypeVar
 
-from features import ExtractionReport, Extractor, FeatureStore, create_extractor
-from features.engines import extract_with
+from features.engines.registry import extract_with
+from features.extraction.report import ExtractionReport
+from features.networks.extractor import Extractor
 from features.networks.int8 import Calibration
-from features.ray_engine import RayOptions
-from features.store import MissingVectors
+from features.store.base import MissingVectors, Store
 
-from ..exceptions import DataError
+from ..exceptions import UndecodableImages
 from .params import BackboneParams, EmbedParams
 
 log = logging.getLogger(__name__)
@@ -20,29 +20,17 @@ T = TypeVar("T")
 
 
 def make_extractor(
-    backbone: BackboneParams, embed: EmbedParams, store: FeatureStore, calibration: dict | None = None
+    backbone: BackboneParams, embed: EmbedParams, store: Store, calibration: dict | None = None
 ) -> Extractor:
     """The extractor the params describe (int8: calibrated on `calibration`, as embed chose it);
     fails before any image is read if weights are missing."""
-    return create_extractor(
-        device=embed.device,
-        precision=embed.precision,
-        runtime=embed.runtime,
-        exports=store.exports(),
-        **create_args(backbone, calibration),
-    )
-
-
-def create_args(backbone: BackboneParams, calibration: Calibration | dict | None) -> dict:
-    """`create_extractor`'s network arguments: the backbone's, and int8's calibration images."""
-    args = backbone.create_args()
-    return args if calibration is None else {**args, "calibration": calibration}
+    return backbone.extractor_config(embed, calibration).create(embed.device, store.exports())
 
 
 def store_vectors(
     backbone: BackboneParams,
     embed: EmbedParams,
-    store: FeatureStore,
+    store: Store,
     paths: list[str],
     keys: list[str],
     stage: str,
@@ -57,14 +45,9 @@ def store_vectors(
         embed.engine,
         paths,
         store,
-        create_args(backbone, calibration),
-        device=embed.device,
-        precision=embed.precision,
-        runtime=embed.runtime,
+        backbone.extractor_config(embed, calibration),
+        embed.engine_settings(),
         keys=keys,
-        batch_size=embed.batch_size,
-        num_workers=embed.num_workers,
-        ray=RayOptions(embed.address, embed.actors),
         announce=lambda extractor, where: log.info(
             "%s: extractor %s (%s, %s %s %s)",
             stage,
@@ -76,18 +59,14 @@ def store_vectors(
         ),  # fmt: skip
     )
     if report.failures:
-        listing = "\n".join(f"  {f.path}: {f.reason}" for f in report.failures)
-        raise DataError(
-            f"{stage}: {len(report.failures)} images could not be decoded:\n{listing}\n"
-            "They changed after the scan; run `dvc repro prepare` to exclude them."
-        )
+        raise UndecodableImages(stage, [(f.path, f.reason) for f in report.failures])
     return extractor, report
 
 
 def read_stored(
     backbone: BackboneParams,
     embed: EmbedParams,
-    store: FeatureStore,
+    store: Store,
     paths: list[str],
     keys: list[str],
     stage: str,

@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 from PIL import Image
 
-from features import read_image
+from features.images.reading import read_image
 
 from . import plt, save_figure
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import typing
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
@@ -15,17 +14,14 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from torch import nn
 
-from features import Extractor, FeatureStore, Preprocessing
-from features.extract import extract_vectors
-from features.images import check_images
+from features.images.preprocessing import Preprocessing
+from features.networks.extractor import Extractor
 
 from ..artifacts.feature_source import FeatureSource
 from ..artifacts.image_inputs import ImageInputs
 from ..exceptions import PipelineError
 from ..params import check_value
 from .modules import SoftmaxOfLogits, pixel_normalizer
-
-log = logging.getLogger(__name__)
 
 META_FILE = "head.json"
 
@@ -40,16 +36,6 @@ def validated_fit(fit):
         return fit(self, X, y, *args, **kwargs)
 
     return checked
-
-
-@dataclass
-class NewInputs:
-    """New images read for a head: its inputs for the ones that could be read, and why not the rest."""
-
-    inputs: typing.Any  # what the head's predict_proba takes, one row per readable image
-    positions: list[int]  # which of the requested paths those rows are
-    keys: list[str]  # SHA-256 of each readable image's bytes
-    failures: dict[int, str] = field(default_factory=dict)  # position -> reason
 
 
 class Head(ClassifierMixin, BaseEstimator):
@@ -67,21 +53,20 @@ class Head(ClassifierMixin, BaseEstimator):
     shared_params: ClassVar[tuple[str, ...]] = ()
     rules: ClassVar[dict[str, dict]] = {}  # param -> pipeline.params.rule(...)
 
-    def validate_params(self, prefix: str = "") -> Head:
-        """Check every param and normalise it (YAML and JSON lists become tuples).
-
-        Called by the stages right after construction, so a bad value stops the stage
-        before any data is read; `fit` checks again (`validated_fit`).
-        """
-        for key, value in self._checked_params(prefix).items():
-            setattr(self, key, value)
-        return self
+    @classmethod
+    def from_params(cls, params: dict, prefix: str = "") -> Head:
+        """A head built from params as params.yaml or head.json write them, each checked against
+        its type and `rules` and normalised (YAML and JSON lists become tuples) before it is
+        built: a bad value stops the stage before any data is read, and `__init__` keeps the
+        values it is given, as sklearn's estimators do. `fit` checks again (`validated_fit`)."""
+        return cls(**cls(**params).checked_params(prefix))
 
     def check_params(self) -> None:
         """Raise ParamsError naming the first param outside its type or `rules`."""
-        self._checked_params()
+        self.checked_params()
 
-    def _checked_params(self, prefix: str = "") -> dict:
+    def checked_params(self, prefix: str = "") -> dict:
+        """Every param, checked and normalised (the params themselves are left as they are)."""
         prefix = prefix or f"heads.{self.name}"
         hints = typing.get_type_hints(type(self).__init__)
         return {
@@ -121,6 +106,29 @@ class Head(ClassifierMixin, BaseEstimator):
         """What `fit` itself chose on the validation rows (glmnet's lambda, the MLP's epoch)."""
         return {}
 
+    # -- optional hooks: what a few heads can do, declared here with the default ----
+
+    # k-NN scores every candidate of a search from one neighbour search (`validation_probas`).
+    scores_candidates_together: ClassVar[bool] = False
+
+    def validation_probas(self, combos: list[dict], X, y, X_val) -> Iterator[tuple]:
+        """Every candidate's validation probabilities from work they share, as the search's
+        trials; only where `scores_candidates_together`."""
+        raise NotImplementedError(f"{self.name} fits its search's candidates one at a time")
+
+    def projected_seconds(self, rows: int, classes: int, features: int) -> float | None:
+        """A forecast of one fit's seconds on `rows` rows, to warn before a long search; None
+        where the head cannot forecast (glmnet can)."""
+        return None
+
+    def history(self) -> list[dict]:
+        """One row per epoch of the fit (torch heads); empty for the others."""
+        return []
+
+    def lr_finder_result(self) -> dict | None:
+        """The learning-rate range test's curve and suggestion, where `fit` ran one."""
+        return None
+
     # -- what differs by the kind of input ----------------------------------------
 
     def pick_inputs(self, vectors, images: ImageInputs):
@@ -133,10 +141,6 @@ class Head(ClassifierMixin, BaseEstimator):
     def pixel_model(self, extractor: Extractor) -> tuple[nn.Module, Preprocessing] | None:
         """[0, 1] pixels to this head's logits, frozen, and the preprocessing that sizes its
         inputs; None for a head without a differentiable form."""
-        raise NotImplementedError
-
-    def read_new(self, paths: list[str], store: FeatureStore, **extract_args) -> NewInputs:
-        """This head's inputs for new image files (predict), with the files it cannot read."""
         raise NotImplementedError
 
     # -- persistence ----------------------------------------------------------------
@@ -161,7 +165,7 @@ class Head(ClassifierMixin, BaseEstimator):
         """The fitted head; with `fingerprint`, stops unless its inputs come from that extractor."""
         directory = Path(directory)
         meta = read_meta(directory)
-        head = cls(**meta["params"]).validate_params()  # JSON has no tuples; this restores them
+        head = cls.from_params(meta["params"])  # JSON has no tuples; this restores them
         head.classes_ = np.array(meta["classes"])
         head.features_ = FeatureSource(**meta["features"]) if meta.get("features") else None
         if fingerprint is not None:
@@ -213,18 +217,6 @@ class EmbeddingHead(Head):
         model = nn.Sequential(pixel_normalizer(prep), extractor.model, module)
         return model.to(extractor.device).eval().requires_grad_(False), prep  # gradients for inputs only
 
-    def read_new(self, paths: list[str], store: FeatureStore, **extract_args) -> NewInputs:
-        """Embedded through `store` with the very extractor this head was trained on."""
-        source = self.trained_features()
-        extractor = source.extractor(extract_args.pop("device", "auto"), store.exports())
-        log.info("predict: extractor %s", source.describe())
-        report, vectors = extract_vectors(paths, store, extractor, **extract_args)
-        log.info("predict: embedding %d images: %s", len(paths), report.summary())
-        failed = {f.path: f.reason for f in report.failures}
-        failures = {i: failed[p] for i, p in enumerate(paths) if p in failed}
-        ok = [i for i in range(len(paths)) if i not in failures]
-        return NewInputs(vectors, ok, [report.keys[i] for i in ok], failures)
-
 
 class ImageHead(Head):
     """A head that reads the image files itself, with its own network and preprocessing."""
@@ -238,14 +230,6 @@ class ImageHead(Head):
         if module is None:
             return None
         return module.to(extractor.device).requires_grad_(False), self.preprocessing_
-
-    def read_new(self, paths: list[str], store: FeatureStore, **extract_args) -> NewInputs:
-        """Decoded once here too, so that a bad image is reported instead of stopping the network."""
-        checks = check_images(paths)
-        failures = {i: reason for i, (_, reason) in enumerate(checks) if reason}
-        ok = [i for i in range(len(paths)) if i not in failures]
-        inputs = ImageInputs.of([paths[i] for i in ok])
-        return NewInputs(inputs, ok, [checks[i][0] for i in ok], failures)
 
 
 def read_meta(directory: Path) -> dict:

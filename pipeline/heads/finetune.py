@@ -16,20 +16,22 @@ from torch import nn
 from torch.utils.data import DataLoader, WeightedRandomSampler
 from torchvision.transforms import v2
 
-from features import FeatureStore, Preprocessing, create_backbone
 from features.constants import DEVICES, PRECISIONS
-from features.extract import extract_vectors
-from features.loader import ImageDataset, Reindexed, collate
-from features.networks.backbones import stage_names
+from features.extraction.extract import extract_vectors
+from features.images.loader import ImageDataset, Reindexed, collate
+from features.images.preprocessing import Preprocessing
+from features.networks.backbones import create_backbone, stage_names
 from features.networks.extractor import Extractor
 from features.networks.runtimes import autocast, resolve_device, resolve_precision
+from features.store.open import open_store
+from features.store.segments import SegmentStore
 
 from ..artifacts.image_inputs import ImageInputs
-from ..exceptions import DataError, ParamsError
+from ..exceptions import ParamsError, UndecodableImages
 from ..params import rule
 from .base import ImageHead, read_meta, validated_fit
 from .modules import pixel_normalizer
-from .optimizers import make_optimizer, param_groups
+from .optimizers import OPTIMIZERS, make_optimizer, param_groups
 from .training import (
     EarlyStopping,
     EpochLog,
@@ -42,7 +44,6 @@ from .training import (
     seeded,
 )
 
-OPTIMIZERS = ("sgd", "adamw")
 BALANCE = ("none", "weights", "sampler")
 
 log = logging.getLogger(__name__)
@@ -122,8 +123,8 @@ class FinetuneHead(ImageHead):
         self.seed = seed
         self.verbose = verbose
 
-    def _checked_params(self, prefix: str = "") -> dict:
-        checked = super()._checked_params(prefix)
+    def checked_params(self, prefix: str = "") -> dict:
+        checked = super().checked_params(prefix)
         frozen_stages(checked["arch"], checked["freeze"], f"{prefix or 'heads.finetune'}.freeze")
         return checked
 
@@ -163,7 +164,7 @@ class FinetuneHead(ImageHead):
         def batches():
             return self._batches(train_loader, device, targets)
 
-        max_lr = self.max_lr
+        max_lr, self.lr_find_ = self.max_lr, None
         if self.lr_find:
             finder = LRFinder()
             optimizer = make_optimizer(self.optimizer, self._param_groups(backbone, model, finder.low))
@@ -224,11 +225,17 @@ class FinetuneHead(ImageHead):
         check_is_fitted(self, "model_")
         return nn.Sequential(pixel_normalizer(self.preprocessing_), self.model_).eval()
 
+    def history(self) -> list[dict]:
+        return self.history_
+
+    def lr_finder_result(self) -> dict | None:
+        return self.lr_find_
+
     def fit_report(self) -> dict:
         report = {"epochs_run": len(self.history_), "best_epoch": self.best_epoch_, "max_lr": self.max_lr_}
         if hasattr(self, "probe_accuracy_"):
             report["linear_probe_train_accuracy"] = self.probe_accuracy_
-        if hasattr(self, "lr_find_"):
+        if self.lr_find_:
             report["lr_find_suggested"] = self.lr_find_["suggested"]
         return report
 
@@ -277,8 +284,8 @@ class FinetuneHead(ImageHead):
         """(normalised images, labels) per batch; an image that cannot be decoded stops the run."""
         for batch in loader:
             if batch.failures:
-                listing = "; ".join(f"{loader.dataset.paths[i]}: {reason}" for i, reason in batch.failures)
-                raise DataError(f"finetune: images could not be decoded ({listing}); run `dvc repro prepare`")
+                paths = loader.dataset.paths
+                raise UndecodableImages("finetune", [(paths[i], reason) for i, reason in batch.failures])
             labels = None if targets is None else torch.as_tensor(targets[batch.positions]).to(device)
             yield self._batch(batch.images, device), labels
 
@@ -289,11 +296,10 @@ class FinetuneHead(ImageHead):
         they are the cached embeddings and nothing is recomputed.
         """
         extractor = Extractor(backbone, device, precision)
-        store = FeatureStore(self.store) if self.store else _TemporaryStore()
+        store = open_store(self.store) if self.store else _TemporaryStore()
         report, features = extract_vectors(paths, store, extractor, progress=self.verbose)
         if report.failures:
-            listing = "; ".join(f"{f.path}: {f.reason}" for f in report.failures)
-            raise DataError(f"finetune: images could not be decoded ({listing}); run `dvc repro prepare`")
+            raise UndecodableImages("finetune", [(f.path, f.reason) for f in report.failures])
         probe = LogisticRegression(C=0.1, max_iter=3000).fit(features, targets)
         with torch.no_grad():
             fc.weight.copy_(torch.as_tensor(probe.coef_, dtype=torch.float32))
@@ -386,7 +392,7 @@ def _scaled(prep: Preprocessing, size: int) -> Preprocessing:
     return dataclasses.replace(prep, crop=size, resize=round(size * prep.resize / prep.crop))
 
 
-class _TemporaryStore(FeatureStore):
+class _TemporaryStore(SegmentStore):
     """A throwaway store, for LP-FT without a shared one."""
 
     def __init__(self):

@@ -105,6 +105,8 @@ class KNNHead(SklearnHead):
             self.graph_, self.codes_ = CosineGraph.from_bytes(saved["graph"]), saved["codes"]
         self.n_features_in_ = self.graph_.index.d
 
+    scores_candidates_together = True
+
     def validation_probas(self, combos: list[dict], X, y, X_val) -> Iterator[tuple]:
         """Every candidate's valid probabilities from one neighbour search: the largest k's
         neighbours, found once, hold every smaller k's (nearest first), and both weightings

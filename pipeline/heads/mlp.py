@@ -15,10 +15,8 @@ from ..params import rule
 from .base import EmbeddingHead, validated_fit
 from .holdout import hold_out
 from .modules import Affine
-from .optimizers import make_optimizer
+from .optimizers import OPTIMIZERS, make_optimizer
 from .training import EarlyStopping, EpochLog, Step, Validation, fit_loop, seeded
-
-OPTIMIZERS = ("rmsprop", "adam", "sgd")
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +124,9 @@ class MLPHead(EmbeddingHead):
         check_is_fitted(self, "model_")
         mean, scale = torch.as_tensor(self.mean_), torch.as_tensor(self.scale_)
         return nn.Sequential(Affine(1 / scale, -mean / scale), self.model_).eval()
+
+    def history(self) -> list[dict]:
+        return self.history_
 
     def fit_report(self) -> dict:
         return {"epochs_run": len(self.history_), "best_epoch": self.best_epoch_}

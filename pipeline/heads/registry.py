@@ -56,7 +56,7 @@ def make_head(name: str, **params) -> Head:
     """A validated, unfitted head; unknown names or keys fail naming the valid ones."""
     cls = head_class(name)
     check_keys(params, cls().get_params(), f"heads.{name}")
-    return cls(**params).validate_params()
+    return cls.from_params(params)
 
 
 def head_from_params(name: str, params: Params) -> Head:

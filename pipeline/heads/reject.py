@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from features.keys import to_hex, to_raw
+from features.hashing.keys import to_hex, to_raw
 
 from ..exceptions import PipelineError
 

@@ -77,7 +77,7 @@ def check_space(template: Head, space: Mapping, prefix: str, block: Mapping = ()
             raise ParamsError(f"{prefix}.{key}: expected a non-empty list of values to try, got {values!r}")
         # Each value is checked by the head's own rules, so a bad one stops the stage at load.
         checked[key] = tuple(
-            clone(template).set_params(**{key: v}).validate_params(prefix).get_params()[key] for v in values
+            clone(template).set_params(**{key: v}).checked_params(prefix)[key] for v in values
         )
     return checked
 
@@ -102,9 +102,9 @@ def search(
         return Search(clone(template).fit(X, y), {}, [])
     # A head that can score every candidate from work shared between them (k-NN) says so:
     # one pass on every row then, nothing to halve.
-    shared = getattr(template, "validation_probas", None) if len(combos) > 1 else None
+    shared = template.scores_candidates_together and len(combos) > 1
     rows = template.rows_fitted(len(y))
-    rungs = halving.rungs(len(combos), rows) if halving is not None and shared is None else [len(y)]
+    rungs = halving.rungs(len(combos), rows) if halving is not None and not shared else [len(y)]
     if len(rungs) > 1:
         rungs[-1] = len(y)  # the last rung hands the head every row (a head that caps its rows caps them)
     order = nested_order(np.asarray(y), halving.seed) if len(rungs) > 1 else None
@@ -114,8 +114,8 @@ def search(
         last = rung == len(rungs) - 1
         take = slice(None) if last else np.sort(order[:rows])
         X_rung, y_rung = X[take], y[take]
-        if shared is not None:
-            trials = shared(combos, X, y, eval_set[0])
+        if shared:
+            trials = template.validation_probas(combos, X, y, eval_set[0])
         else:
             trials = _one_at_a_time(template, [combos[i] for i in alive], X_rung, y_rung, eval_set)
         scores, best_head, best_i, best_proba = {}, None, None, None
@@ -175,15 +175,14 @@ def projected_seconds(
     halving: HalvingParams | None,
 ) -> float | None:  # fmt: skip
     """A forecast of the search's seconds, for heads that can forecast a fit (glmnet); else None."""
-    forecast = getattr(template, "projected_seconds", None)
-    if forecast is None:
+    if template.projected_seconds(rows, classes, features) is None:
         return None
     alive = len(grid(space))
     rows = template.rows_fitted(rows)
     rungs = halving.rungs(alive, rows) if halving is not None else [rows]
     total = 0.0
     for rung_rows in rungs:
-        total += alive * forecast(rung_rows, classes, features)
+        total += alive * template.projected_seconds(rung_rows, classes, features)
         alive = halving.survivors(alive) if halving is not None else alive
     return total
 

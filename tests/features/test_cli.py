@@ -65,9 +65,10 @@ def test_failures_exit_1_with_one_line_and_usage_errors_exit_2(tmp_path):
 def test_export_npz_and_parquet_hold_keys_vectors_and_paths(tmp_path, image_folder, small_extractor):
     import pyarrow.parquet as pq
 
-    from features import FeatureStore, extract
+    from features.extraction.extract import extract
+    from features.store.open import open_store
 
-    store = FeatureStore(tmp_path / "s")
+    store = open_store(tmp_path / "s")
     paths = sorted(image_folder.rglob("*.png"))
     report = extract(paths, store, small_extractor, batch_size=4, num_workers=0, progress=False)
     expected = store.get(report.fingerprint, report.keys)
@@ -94,10 +95,10 @@ def test_export_npz_and_parquet_hold_keys_vectors_and_paths(tmp_path, image_fold
 
 def test_a_reader_that_goes_away_ends_it_quietly(tmp_path):
     """`workbench info STORE | head -1`: no BrokenPipeError traceback, the shell's exit code."""
-    from features import FeatureStore
+    from features.store.open import open_store
 
     store = tmp_path / "s"
-    FeatureStore(store).put("fp", {"arch": "test"}, ["ab" * 32], np.zeros((1, 2), np.float32))
+    open_store(store).put("fp", {"arch": "test"}, ["ab" * 32], np.zeros((1, 2), np.float32))
     child = subprocess.Popen(
         [sys.executable, "-m", "features", "info", str(store)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
@@ -126,3 +127,28 @@ def test_every_command_ends_by_one_ladder(capsys):
     assert capsys.readouterr().err == "x: interrupted\n"
     with pytest.raises(ValueError):  # a bug is not dressed up as a failure
         run_command(raising(ValueError("bug")), *args)
+
+
+def test_a_command_is_loaded_only_when_named():
+    """The stages end through this CLI's ladder; they must not load (or depend on) the store's
+    commands, the engines, verify or the exporter."""
+    probe = (
+        "import sys, pipeline.cli, features.cli; "
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('features'))))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    modules = set(loaded.stdout.split())
+    assert modules <= {
+        "features",
+        "features.cli",
+        "features.exceptions",
+        "features.store",
+        "features.store.space",
+    }
+
+    listing = _run("--help")
+    assert listing.returncode == 0 and "verify" in listing.stdout and "convert" in listing.stdout
+    unknown = _run("fsck")
+    assert unknown.returncode == 2 and "unknown command 'fsck'" in unknown.stderr
+    help_text = _run("verify", "--help")
+    assert help_text.returncode == 0 and "--repair" in help_text.stdout

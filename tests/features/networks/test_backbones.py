@@ -7,7 +7,9 @@ from urllib.error import URLError
 import pytest
 import torch
 
-from features import ConfigError, WeightsUnavailableError, create_backbone, create_extractor
+from features.exceptions import ConfigError, WeightsUnavailableError
+from features.networks.backbones import create_backbone
+from features.networks.extractor import create_extractor
 from features.networks.torchvision_models import weights_cache_file
 
 

@@ -9,9 +9,10 @@ import pytest
 import torch
 from torch import nn
 
-from features import ConfigError, WeightsUnavailableError, create_backbone, create_extractor
+from features.exceptions import ConfigError, WeightsUnavailableError
 from features.networks import timm_models, torchvision_models
-from features.networks.backbones import stage_names
+from features.networks.backbones import create_backbone, stage_names
+from features.networks.extractor import create_extractor
 
 timm = pytest.importorskip("timm")
 lite = pytest.importorskip("efficientnet_lite_pytorch")

@@ -9,10 +9,14 @@ import pytest
 import torch
 
 import features.networks.int8
-from features import ConfigError, FeatureStore, create_extractor, extract, read_image
-from features.hashing import sha256_file
+from features.exceptions import ConfigError
+from features.extraction.extract import extract
+from features.hashing.digest import sha256_file
+from features.images.reading import read_image
+from features.networks.extractor import create_extractor
 from features.networks.int8 import Calibration
 from features.networks.onnx_export import installed
+from features.store.open import open_store
 from tests.conftest import SMALL, make_picture
 
 pytestmark = pytest.mark.skipif(not installed("onnxruntime"), reason="onnxruntime is not installed")
@@ -47,7 +51,8 @@ def test_int8_is_near_torch_under_a_fingerprint_naming_its_calibration(tmp_path,
     got, expected = int8(images), fp32(images)
     cosine = (got * expected).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(expected, axis=1)
     assert cosine.min() > 0.99
-    assert int8.runtime.startswith("onnxruntime ") and int8.precision == "int8"
+    assert int8.runtime == "onnxruntime" and int8.release.startswith("onnxruntime ")
+    assert int8.spec["runtime"] == int8.release and int8.precision == "int8"
     assert int8.spec["calibration"] == {
         "images": 8,
         "keys": calibration.digest,
@@ -75,22 +80,24 @@ def test_the_quantized_model_is_built_once_and_rebuilt_from_the_recipe(tmp_path,
         onnxruntime.quantization, "quantize_static", lambda *a, **k: built.append(1) or real(*a, **k)
     )
     first = _int8(tmp_path, Calibration.of_files(pictures, 6))
-    again = create_extractor(device="cpu", exports=tmp_path / "exports", **first.recipe)  # another process
+    again = create_extractor(
+        device="cpu", exports=tmp_path / "exports", **first.config.recipe()
+    )  # another process
     assert again.fingerprint == first.fingerprint and len(built) == 1
     images = _uint8(first, pictures[:3])
     np.testing.assert_array_equal(again(images), first(images))
 
     for path in (tmp_path / "exports").glob("*-int8-*.onnx"):
         path.unlink()
-    create_extractor(device="cpu", exports=tmp_path / "exports", **first.recipe)
+    create_extractor(device="cpu", exports=tmp_path / "exports", **first.config.recipe())
     assert len(built) == 2
 
 
 def test_a_cached_model_opens_without_its_calibration_images(tmp_path, pictures):
     first = _int8(tmp_path, Calibration.of_files(pictures, 6))
-    for path in first.recipe["calibration"]["paths"]:
+    for path in first.config.recipe()["calibration"]["paths"]:
         Path(path).unlink()  # predict on another machine: the model cached, the images not there
-    again = create_extractor(device="cpu", exports=tmp_path / "exports", **first.recipe)
+    again = create_extractor(device="cpu", exports=tmp_path / "exports", **first.config.recipe())
     assert again.fingerprint == first.fingerprint
 
 
@@ -98,14 +105,14 @@ def test_a_changed_calibration_image_stops_the_rebuild_naming_it(tmp_path, pictu
     first = _int8(tmp_path, Calibration.of_files(pictures, 6))
     for path in (tmp_path / "exports").glob("*-int8-*.onnx"):
         path.unlink()
-    changed = first.recipe["calibration"]["paths"][2]
+    changed = first.config.recipe()["calibration"]["paths"][2]
     make_picture(changed, 99)
     with pytest.raises(ConfigError, match=rf"calibration image {changed} changed"):
-        create_extractor(device="cpu", exports=tmp_path / "exports", **first.recipe)
+        create_extractor(device="cpu", exports=tmp_path / "exports", **first.config.recipe())
 
 
 def test_int8_vectors_are_reused_only_by_int8_on_the_same_calibration(tmp_path, pictures):
-    store = FeatureStore(tmp_path / "store")
+    store = open_store(tmp_path / "store")
     calibration = Calibration.of_files(pictures, 6)
     first = extract(pictures, store, _int8(tmp_path, calibration), progress=False)
     again = extract(pictures, store, _int8(tmp_path, calibration), progress=False)
@@ -151,7 +158,7 @@ def test_another_quantization_method_is_another_model_and_fingerprint(tmp_path, 
 def test_a_damaged_side_file_is_set_aside_and_rebuilt_never_used(tmp_path, pictures, damage, caplog):
     """The issue's reproduction: the int8 model (or the fp32 export) damaged, extraction gave
     other vectors under the clean fingerprint and `verify` saw nothing."""
-    from features.verify import verify_store
+    from features.store.verify import verify_store
 
     first = _int8(tmp_path, Calibration.of_files(pictures, 6))
     images = _uint8(first, pictures[:3])
@@ -172,13 +179,13 @@ def test_a_damaged_side_file_is_set_aside_and_rebuilt_never_used(tmp_path, pictu
         bytes(data[: len(data) // 2]) if damage == "truncate" else b"" if damage == "empty" else data
     )
 
-    store = FeatureStore(tmp_path / "store")
+    store = open_store(tmp_path / "store")
     store.path.mkdir()
     (store.path / "exports").symlink_to(exports)
     (finding,) = [f for f in verify_store(store).damaged if "/exports/" in f.path]
     assert Path(finding.path).name == target.name and "content changed" in finding.what
 
-    again = create_extractor(device="cpu", exports=exports, **first.recipe)
+    again = create_extractor(device="cpu", exports=exports, **first.config.recipe())
     np.testing.assert_array_equal(again(images), clean)  # built again from the recipe: the clean vectors
     assert (exports / "damaged" / target.name).is_file() and "set aside" in caplog.text
     assert not [f for f in verify_store(store).damaged if "/exports/" in f.path]

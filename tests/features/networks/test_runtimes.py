@@ -12,8 +12,11 @@ import torch
 
 import features.networks.onnx_export
 import features.networks.runtimes
-from features import ConfigError, FeatureStore, create_extractor, extract
+from features.exceptions import ConfigError
+from features.extraction.extract import extract
+from features.networks.extractor import create_extractor
 from features.networks.onnx_export import installed
+from features.store.open import open_store
 from tests.conftest import SMALL, assert_same_vectors, make_folder
 
 CPU_RUNTIMES = [
@@ -43,7 +46,7 @@ def test_each_cpu_runtime_gives_torchs_vectors_under_a_fingerprint_of_its_own(ru
     assert cosine.min() > 0.99999
     assert other.spec["runtime"].startswith(f"{runtime} ") and "runtime" not in reference.spec
     assert other.fingerprint != reference.fingerprint
-    assert other.recipe["runtime"] == runtime and reference.recipe["runtime"] == "torch"
+    assert other.config.runtime == runtime and reference.config.runtime == "torch"
 
 
 @pytest.mark.parametrize("runtime", CPU_RUNTIMES)
@@ -65,7 +68,7 @@ def test_the_export_is_made_once_and_made_again_when_missing(runtime, tmp_path, 
 def test_vectors_of_another_runtime_are_never_reused(tmp_path, image_folder, small_extractor):
     if not installed("onnxruntime"):
         pytest.skip("onnxruntime is not installed")
-    store = FeatureStore(tmp_path / "store")
+    store = open_store(tmp_path / "store")
     paths = sorted(image_folder.rglob("*.png"))
     first = extract(paths, store, small_extractor, progress=False)
     onnx = _extractor("onnxruntime", tmp_path)
@@ -134,7 +137,7 @@ def test_the_folder_layout_extraction_runs_on_a_cpu_runtime(tmp_path):
     if not installed("onnxruntime"):
         pytest.skip("onnxruntime is not installed")
     paths = make_folder(tmp_path / "images", {"a": 3, "b": 3})
-    store = FeatureStore(tmp_path / "store")
+    store = open_store(tmp_path / "store")
     report = extract(paths, store, _extractor("onnxruntime", tmp_path), batch_size=4, progress=False)
     assert report.computed == 6 and not report.failures
 

@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from features import FeatureStore, derived_key, extract, sha256_file
-from features.loader import ImageDataset
-from features.preprocess import Preprocessing
+from features.extraction.extract import extract
+from features.hashing.digest import derived_key, sha256_file
+from features.images.loader import ImageDataset
+from features.images.preprocessing import Preprocessing
+from features.store.open import open_store
 from pipeline.analysis import corruptions
 from pipeline.analysis.corruptions import CORRUPTIONS, Corruption, corrupt
 from tests.conftest import make_folder
@@ -37,7 +39,7 @@ def test_each_corruption_is_seeded_and_grows_with_severity(image, kind):
 def test_corrupted_keys_differ_from_clean_and_are_reused(tmp_path, small_extractor):
     paths = make_folder(tmp_path / "imgs", {"a": 3, "b": 3})
     clean_keys = [sha256_file(p) for p in paths]
-    store = FeatureStore(tmp_path / "s.h5")
+    store = open_store(tmp_path / "s.h5")
     extract(paths, store, small_extractor, progress=False)
     corruption = Corruption("gaussian_blur", 3, clean_keys)
     keys = [derived_key(k, corruption.store_tag) for k in clean_keys]

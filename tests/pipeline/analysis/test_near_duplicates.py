@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from features import FeatureStore, extract, sha256_file
+from features.extraction.extract import extract
+from features.hashing.digest import sha256_file
+from features.store.open import open_store
 from pipeline.analysis.near_duplicates import find_leakage, groups, similar_pairs, whitened
 from pipeline.data.splits import keep_groups_together
 from tests.conftest import make_picture
@@ -33,7 +35,7 @@ def planted(tmp_path_factory, small_extractor):
         make(original).save(copy, quality=80)
         copies[len(paths)] = i * 7
         paths.append(copy)
-    store = FeatureStore(root / "store")
+    store = open_store(root / "store")
     extract([str(p) for p in paths], store, small_extractor, progress=False)
     vectors = store.get(small_extractor.fingerprint, [sha256_file(p) for p in paths])
     return paths, vectors, copies

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from features import FeatureStore
+from features.store.open import open_store
 from pipeline.artifacts.embeddings import load_embeddings
 from pipeline.commands import embed, prepare
 from pipeline.data.params import DataParams, NearDuplicateParams
@@ -52,7 +52,7 @@ def test_embed_keeps_splits_order_and_reuses_the_store(tmp_path, prepared, capsy
     assert list(emb.paths) == [r.path for r in rows]
     assert [emb.classes[i] for i in emb.labels] == [r.label for r in rows]
     assert list(emb.split) == [r.split for r in rows]
-    store = FeatureStore(params.store)
+    store = open_store(params.store)
     np.testing.assert_array_equal(emb.vectors, store.get(emb.fingerprint, [r.sha256 for r in rows]))
 
     embed.run(data=data, backbone=backbone, params=params, splits_path=splits, out=out)
@@ -129,7 +129,7 @@ def test_embed_on_ray_gives_the_local_engines_vectors(tmp_path, prepared, capsys
 
 
 def test_embed_writes_the_vectors_a_block_at_a_time(tmp_path, prepared, monkeypatch):
-    from features import StoredVectors
+    from features.store.base import StoredVectors
     from pipeline.artifacts import embeddings as module
 
     data, splits, _ = prepared
@@ -145,9 +145,7 @@ def test_embed_writes_the_vectors_a_block_at_a_time(tmp_path, prepared, monkeypa
     assert [len(r) for r in reads] == [4, 4, 4, 3]
     emb = load_embeddings(tmp_path / "e.h5")
     np.testing.assert_array_equal(emb.vectors, np.concatenate(reads))
-    np.testing.assert_array_equal(
-        emb.vectors, FeatureStore(params.store).get(emb.fingerprint, list(emb.keys))
-    )
+    np.testing.assert_array_equal(emb.vectors, open_store(params.store).get(emb.fingerprint, list(emb.keys)))
 
 
 def test_embed_at_int8_calibrates_on_train_images_that_the_recipe_names(tmp_path, prepared, capsys):
@@ -163,6 +161,6 @@ def test_embed_at_int8_calibrates_on_train_images_that_the_recipe_names(tmp_path
     assert len(calibration["keys"]) == 4 and set(calibration["keys"]) <= train
     assert emb.spec["precision"] == "int8" and emb.spec["calibration"]["images"] == 4
     # what robustness and predict rebuild is the very network embed ran
-    again = make_extractor(backbone, params, FeatureStore(params.store), calibration)
-    rebuilt = emb.source.extractor("cpu", FeatureStore(params.store).exports())
+    again = make_extractor(backbone, params, open_store(params.store), calibration)
+    rebuilt = emb.source.extractor("cpu", open_store(params.store).exports())
     assert again.fingerprint == emb.fingerprint == rebuilt.fingerprint

@@ -59,12 +59,13 @@ def test_what_is_not_in_a_class_folder_is_named(image_folder):
 
 
 def test_a_decode_failure_recorded_by_another_decoder_is_tried_again(image_folder, tmp_path):
-    from features import FeatureStore, sha256_file
-    from features.failures import DECODER, Failure
+    from features.hashing.digest import sha256_file
+    from features.store.failures import DECODER, Failure
+    from features.store.open import open_store
 
     path = next(iter(sorted((image_folder / "cats").iterdir())))
     relative, key = path.relative_to(image_folder).as_posix(), sha256_file(path)
-    store = FeatureStore(tmp_path / "store")
+    store = open_store(tmp_path / "store")
     store.add_failures([Failure(str(path), "not an image Pillow can identify", key, decoder="Pillow 9.0.0")])
     assert relative in [item.path for item in scan_folder(image_folder, store=store).items]
 

@@ -12,7 +12,9 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from features import FeatureStore, list_images, read_image
+from features.images.listing import list_images
+from features.images.reading import read_image
+from features.store.open import open_store
 from pipeline.artifacts.embeddings import load_embeddings
 from pipeline.commands import predict, train
 from pipeline.deploy.onnx_model import export_model
@@ -42,14 +44,14 @@ def task(tmp_path_factory):
                   out=tmp / name)  # fmt: skip
     emb = load_embeddings(tmp / "emb.h5")
     test = [str(images / p) for p in emb.paths[emb.split == "test"]]
-    return tmp, test, FeatureStore(store)
+    return tmp, test, open_store(store)
 
 
 def _run(model: Path, paths: list[str]) -> tuple[np.ndarray, np.ndarray, dict]:
     session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
     meta = session.get_modelmeta().custom_metadata_map
     prep = json.loads(meta["preprocessing"])
-    from features import Preprocessing
+    from features.images.preprocessing import Preprocessing
 
     preprocessing = Preprocessing(**{**prep, "mean": tuple(prep["mean"]), "std": tuple(prep["std"])})
     batch = np.stack([preprocessing.to_uint8(read_image(p)).numpy() for p in paths])

@@ -190,7 +190,7 @@ def test_glmnet_probabilities_are_the_multinomial_softmax(separable):
         (
             "mlp",
             {"optimizer": "lbfgs"},
-            r"heads\.mlp\.optimizer: got 'lbfgs'; choose from \['rmsprop', 'adam', 'sgd'\]",
+            r"heads\.mlp\.optimizer: got 'lbfgs'; choose from \['rmsprop', 'adam', 'adamw', 'sgd'\]",
         ),
         ("mlp", {"dropout": 1.0}, r"heads\.mlp\.dropout: got 1\.0; must be between 0\.0 and 0\.95"),
         (

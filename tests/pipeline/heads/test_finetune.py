@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from features import create_backbone
+from features.networks.backbones import create_backbone
 from pipeline.artifacts.image_inputs import ImageInputs
 from pipeline.exceptions import ParamsError
 from pipeline.heads.registry import HEADS, make_head

@@ -6,7 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from features import FeatureStore, create_extractor, extract
+from features.extraction.extract import extract
+from features.networks.extractor import create_extractor
+from features.store.open import open_store
 from pipeline.data.params import SplitParams
 from pipeline.data.scan import scan_folder
 from pipeline.data.splits import stratified_split
@@ -29,7 +31,7 @@ def subset(tmp_path_factory):
     split = np.array(stratified_split([i.label for i in items], SplitParams(), seed=0))
     paths = np.array([str(SHARED_DATA / i.path) for i in items])
     extractor = create_extractor("efficientnet_lite0", "DEFAULT", device="cpu", precision="fp32")
-    store = FeatureStore(tmp_path_factory.mktemp("store") / "s.h5")
+    store = open_store(tmp_path_factory.mktemp("store") / "s.h5")
     report = extract(paths, store, extractor, progress=False)
     vectors = store.get(extractor.fingerprint, report.keys)
     labels = np.array([i.label for i in items])
