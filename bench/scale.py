@@ -159,7 +159,8 @@ def peak_mb() -> float:
 
 def embed_images(folder: str, store: str, engine: str) -> dict:
     """In a fresh process: embed every image under `folder` with one engine, as a user would."""
-    from features.engines.registry import EngineSettings, extract_with
+    from features.engines.registry import extract_with
+    from features.engines.settings import EngineSettings
     from features.images.listing import list_images
     from features.networks.extractor import ExtractorConfig
 

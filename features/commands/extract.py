@@ -17,7 +17,8 @@ from ..constants import (
     RUNTIMES,
 )
 from ..engines.ray_options import RayOptions, require_ray
-from ..engines.registry import EngineSettings, extract_with
+from ..engines.registry import extract_with
+from ..engines.settings import EngineSettings
 from ..exceptions import FeaturesError
 from ..images.listing import list_images
 from ..networks.extractor import ExtractorConfig

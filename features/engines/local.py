@@ -18,7 +18,7 @@ from ..networks.extractor import Extractor, ExtractorConfig
 from ..store.base import Store
 
 if TYPE_CHECKING:
-    from .registry import EngineSettings
+    from .settings import EngineSettings
 
 
 def prepare(store: Store, config: ExtractorConfig, how: EngineSettings) -> tuple[Extractor, str]:
@@ -35,19 +35,7 @@ def run(
     keys: Sequence[str] | None,
     how: EngineSettings,
     progress: bool = True,
-) -> ExtractionReport:
-    return extract_here(paths, store, extractor, keys, how.batch_size, how.num_workers, progress=progress)
-
-
-def extract_here(
-    paths: Sequence[str | os.PathLike],
-    store: Store,
-    extractor: Extractor,
-    keys: Sequence[str] | None = None,
-    batch_size: int = 32,
-    num_workers: int | None = None,
     transform: ImageTransform | None = None,
-    progress: bool = True,
 ) -> ExtractionReport:
     """`extract` (extraction/extract.py) on this machine: plan, decode and embed what is new, record."""
     start = time.perf_counter()
@@ -55,12 +43,12 @@ def extract_here(
     if not len(plan.todo):
         report = plan.empty_report()
     else:
-        workers = default_num_workers(extractor.device) if num_workers is None else num_workers
+        workers = default_num_workers(extractor.device) if how.num_workers is None else how.num_workers
         report = record_all(
             plan,
             store,
             extractor.spec,
-            local_batches(plan, store, extractor, batch_size, workers, transform),
+            local_batches(plan, store, extractor, how.batch_size, workers, transform),
             "embedding",
             progress,
             with_paths=transform is None,  # a transformed image's vector is not that file's

@@ -38,7 +38,7 @@ from ..store.base import Store
 from .ray_options import RayOptions, require_ray
 
 if TYPE_CHECKING:
-    from .registry import EngineSettings
+    from .settings import EngineSettings
 
 
 @contextlib.contextmanager

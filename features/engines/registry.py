@@ -10,25 +10,12 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 from ..constants import ENGINES
 from ..extraction.report import ExtractionReport
 from ..networks.extractor import Extractor, ExtractorConfig
 from ..store.base import Store
-from .ray_options import RayOptions
-
-
-@dataclass(frozen=True)
-class EngineSettings:
-    """How an engine runs the extractor: on which device (`auto` resolved where the network
-    runs), in batches of what size, with how many decoder processes (local), on which
-    cluster (ray)."""
-
-    device: str = "auto"
-    batch_size: int = 32
-    num_workers: int | None = None
-    ray: RayOptions = field(default_factory=RayOptions)
+from .settings import EngineSettings
 
 
 def extract_with(

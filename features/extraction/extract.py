@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..engines import local
+from ..engines.settings import EngineSettings
 from ..images.loader import ImageTransform
 from ..networks.extractor import Extractor
 from ..store.base import MissingVectors, Store
@@ -39,7 +40,8 @@ def extract(
     store's hash cache does not know unchanged are hashed by the decoders from the bytes
     they read, so hashing runs in parallel with decoding and each file is read once.
     """
-    return local.extract_here(paths, store, extractor, keys, batch_size, num_workers, transform, progress)
+    how = EngineSettings(batch_size=batch_size, num_workers=num_workers)
+    return local.run(paths, store, extractor, keys, how, progress, transform)
 
 
 def extract_vectors(

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from features.constants import CALIBRATION_IMAGES, DEVICES, ENGINES, PRECISIONS, RUNTIMES
 from features.engines.ray_options import RayOptions
-from features.engines.registry import EngineSettings
+from features.engines.settings import EngineSettings
 from features.networks.extractor import ExtractorConfig
 from features.networks.int8 import Calibration
 

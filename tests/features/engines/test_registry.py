@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from features.engines.registry import EngineSettings, extract_with
+from features.engines.registry import extract_with
+from features.engines.settings import EngineSettings
 from features.networks.extractor import ExtractorConfig
 from features.store.open import open_store
 from tests.conftest import make_image
