@@ -100,7 +100,7 @@ def lookup(path: str, n: int, seed: int) -> dict:
     return {
         "contains_s": contains,
         "get_s": get,
-        "index_mb": store._indexes["bench"].nbytes / 1e6,
+        "index_mb": store.index_bytes("bench") / 1e6,
         "shape": list(vectors.shape),
     }
 

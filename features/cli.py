@@ -35,13 +35,14 @@ def main(argv: list[str] | None = None, prog: str = "python -m features") -> int
     """Exit 0 on success, 1 on a failure (one line on stderr), 2 on a usage error, 130 on Ctrl-C."""
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] not in COMMANDS:
+        asked = argv[0] in ("-h", "--help") if argv else False
         width = max(map(len, COMMANDS))
         lines = [f"usage: {prog} <command> [args]   ({prog} <command> --help for its options)", ""]
         lines += [f"  {name:<{width}} {text}" for name, text in COMMANDS.items()]
-        if argv and argv[0] not in ("-h", "--help"):
+        if argv and not asked:
             lines.insert(0, f"{prog}: unknown command {argv[0]!r}")
-        print("\n".join(lines), file=sys.stdout if argv[:1] in (["-h"], ["--help"]) else sys.stderr)
-        return 0 if argv[:1] in (["-h"], ["--help"]) else 2
+        print("\n".join(lines), file=sys.stdout if asked else sys.stderr)
+        return 0 if asked else 2
     command = importlib.import_module(f"{__package__}.commands.{argv[0]}")
     parser = argparse.ArgumentParser(prog=f"{prog} {argv[0]}", description=command.__doc__)
     command.add_arguments(parser)

@@ -30,5 +30,5 @@ PRECISIONS = ("auto", "fp32", "bf16", "int8")  # int8: ONNX Runtime, calibrated 
 RUNTIMES = ("auto", "torch", "onnxruntime", "openvino")
 CPU_RUNTIMES = ("onnxruntime", "openvino")
 DEVICES = ("auto", "cpu", "cuda")
-ENGINES = ("local", "ray")  # features/engines.py: this machine, or a Ray cluster
+ENGINES = ("local", "ray")  # engines/: this machine, or a Ray cluster
 CALIBRATION_IMAGES = 128  # int8: task images its activation ranges are measured on

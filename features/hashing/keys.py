@@ -72,6 +72,10 @@ class SortedKeys:
     def __len__(self) -> int:
         return len(self.raw)
 
+    @property
+    def nbytes(self) -> int:
+        return self.raw.nbytes + self._prefix.nbytes
+
     def find(self, queries: np.ndarray) -> np.ndarray:
         """Position of each query key, or -1 where absent."""
         if len(self.raw) == 0 or len(queries) == 0:

@@ -85,8 +85,8 @@ class SegmentStore(Store):
 
     def contains(self, fingerprint: str, keys: Sequence[str] | np.ndarray) -> np.ndarray:
         """Boolean mask: which of `keys` (hex, or (n, 32) raw bytes) have a vector under `fingerprint`."""
-        raw = keys if isinstance(keys, np.ndarray) else None
-        return self.locate(fingerprint, to_raw(keys) if raw is None else raw)[0] >= 0
+        raw = keys if isinstance(keys, np.ndarray) else to_raw(keys)
+        return self.locate(fingerprint, raw)[0] >= 0
 
     def get(self, fingerprint: str, keys: Sequence[str]) -> np.ndarray:
         """Vectors for `keys` in their order; raises MissingVectors (a KeyError) naming absent
@@ -96,6 +96,11 @@ class SegmentStore(Store):
             return self._read(fingerprint, raw, keys)
         except FileNotFoundError:  # compacted away since it was listed: look again
             return self._read(fingerprint, raw, keys)
+
+    def index_bytes(self, fingerprint: str) -> int:
+        """The memory `fingerprint`'s lookup index holds (about 48 bytes per vector)."""
+        self.stored_keys(fingerprint)
+        return self._indexes[fingerprint].nbytes
 
     def stored_keys(self, fingerprint: str) -> SortedKeys:
         """Every key stored under `fingerprint`, sorted: the lookup index, for a process that
@@ -371,7 +376,7 @@ class _Index:
 
     @property
     def nbytes(self) -> int:
-        return self.keys.raw.nbytes + self.keys._prefix.nbytes + self.origin.nbytes
+        return self.keys.nbytes + self.origin.nbytes
 
     def extend(self, segments: list[Segment]) -> None:
         if not segments:
