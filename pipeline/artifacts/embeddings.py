@@ -44,7 +44,7 @@ class Embeddings:
     def images(self, data_root: str | Path) -> ImageInputs:
         """Every row's image file, as an image head reads them."""
         root = Path(data_root).expanduser()
-        return ImageInputs(np.array([str(root / p) for p in self.paths]))
+        return ImageInputs(np.array([str(root / p) for p in self.paths]), keys=np.asarray(self.keys))
 
 
 def save_embeddings(path: Path, emb: Embeddings) -> None:

@@ -23,6 +23,7 @@ class ImageInputs:
     paths: np.ndarray  # (n,) str
     transform: ImageTransform | None = None
     positions: np.ndarray | None = None  # None: 0..n-1
+    keys: np.ndarray | None = None  # (n,) each file's content key, where the task knows them
 
     @classmethod
     def of(cls, X: ImageInputs | Sequence) -> ImageInputs:
@@ -33,10 +34,11 @@ class ImageInputs:
         return len(self.paths)
 
     def __getitem__(self, rows) -> ImageInputs:
-        return ImageInputs(self.paths[rows], self.transform, self.where()[rows])
+        keys = None if self.keys is None else self.keys[rows]
+        return ImageInputs(self.paths[rows], self.transform, self.where()[rows], keys)
 
     def where(self) -> np.ndarray:
         return np.arange(len(self.paths)) if self.positions is None else self.positions
 
     def perturbed(self, transform: ImageTransform) -> ImageInputs:
-        return ImageInputs(self.paths, transform, self.positions)
+        return ImageInputs(self.paths, transform, self.positions)  # other pictures: no keys

@@ -41,6 +41,9 @@ def run(
     _say_if_long(head, space or {}, (int(train.sum()), emb.vectors.shape[1]), len(emb.classes), halving)
     start = time.perf_counter()
     eval_set = (X[valid], y[valid]) if valid.any() else None
+    recorded = head.record_fit_vectors(X[train])  # fit only reads them, in every candidate
+    if recorded:
+        print(f"train {head.name}: {recorded}", flush=True)
     found = search(head, space or {}, X[train], y[train], eval_set, halving)
     seconds = time.perf_counter() - start
     head = found.head

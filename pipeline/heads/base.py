@@ -129,6 +129,12 @@ class Head(ClassifierMixin, BaseEstimator):
         """The learning-rate range test's curve and suggestion, where `fit` ran one."""
         return None
 
+    def record_fit_vectors(self, X) -> str | None:
+        """Store the vectors `fit` will read of the train rows `X` (the fine-tuned head's linear
+        probe), so that `fit` only reads; the stage calls it before the search. What was done,
+        in words; None where `fit` reads none."""
+        return None
+
     # -- what differs by the kind of input ----------------------------------------
 
     def pick_inputs(self, vectors, images: ImageInputs):

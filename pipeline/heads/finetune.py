@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader, WeightedRandomSampler
 from torchvision.transforms import v2
 
 from features.constants import DEVICES, PRECISIONS
-from features.extraction.extract import extract_vectors
+from features.extraction.extract import extract, extract_vectors
 from features.images.loader import ImageDataset, Reindexed, collate
 from features.images.preprocessing import Preprocessing
 from features.networks.backbones import create_backbone, stage_names
@@ -146,9 +146,8 @@ class FinetuneHead(ImageHead):
         backbone.preprocessing = self.preprocessing_ = _scaled(backbone.preprocessing, self.image_size)
         model = _classifier(backbone, len(self.classes_))
         if self.linear_probe_init:
-            self.probe_accuracy_ = self._init_from_probe(
-                backbone, model.classifier, X.paths, targets, device, precision
-            )
+            features = self._probe_features(Extractor(backbone, device, precision), X)
+            self.probe_accuracy_ = _init_from_probe(model.classifier, features, targets)
         model.to(device).to(memory_format=torch.channels_last)
 
         train_loader = self._loader(X, train=True, targets=targets)
@@ -289,29 +288,37 @@ class FinetuneHead(ImageHead):
             labels = None if targets is None else torch.as_tensor(targets[batch.positions]).to(device)
             yield self._batch(batch.images, device), labels
 
-    def _init_from_probe(self, backbone, fc: nn.Linear, paths, targets, device, precision) -> float:
-        """LP-FT: fit a linear probe on frozen features, start the new classifier from it.
-
-        Features come through the feature store, so with the embed stage's preprocessing
-        they are the cached embeddings and nothing is recomputed.
-        """
-        extractor = Extractor(backbone, device, precision)
-        store = open_store(self.store) if self.store else _TemporaryStore()
-        report, features = extract_vectors(paths, store, extractor, progress=self.verbose)
+    def record_fit_vectors(self, X) -> str | None:
+        """The linear probe's vectors of the train images, into the `store` the stage names
+        (with the embed stage's preprocessing they are its vectors, and nothing is computed)."""
+        X = ImageInputs.of(X)
+        if not (self.linear_probe_init and self.store and X.keys is not None):
+            return None
+        device = resolve_device(self.device)
+        extractor = self._probe_extractor(device, resolve_precision(self.precision, device))
+        report = extract(X.paths, open_store(self.store), extractor, keys=list(X.keys), progress=self.verbose)
         if report.failures:
             raise UndecodableImages("finetune", [(f.path, f.reason) for f in report.failures])
-        probe = LogisticRegression(C=0.1, max_iter=3000).fit(features, targets)
-        with torch.no_grad():
-            fc.weight.copy_(torch.as_tensor(probe.coef_, dtype=torch.float32))
-            fc.bias.copy_(torch.as_tensor(probe.intercept_, dtype=torch.float32))
-        if self.verbose:
-            log.info(
-                "finetune: linear probe on %d images (%d vectors reused, %d computed)",
-                len(paths),
-                report.reused,
-                report.computed,
-            )
-        return float(probe.score(features, targets))
+        return f"linear probe vectors of {len(X)} train images: {report.summary()}"
+
+    def _probe_extractor(self, device, precision) -> Extractor:
+        backbone = create_backbone(self.arch, self.weights, seed=self.seed)
+        backbone.preprocessing = _scaled(backbone.preprocessing, self.image_size)
+        return Extractor(backbone, device, precision)
+
+    def _probe_features(self, extractor: Extractor, X: ImageInputs) -> np.ndarray:
+        """The frozen features LP-FT fits its probe on: read from the store where the stage
+        recorded them (`record_fit_vectors`), else computed in a store of this fit's own; `fit`
+        never writes the shared store."""
+        if self.store and X.keys is not None:
+            store, keys = open_store(self.store), list(X.keys)
+            if store.contains(extractor.fingerprint, keys).all():
+                return store.get(extractor.fingerprint, keys)
+        report, features = extract_vectors(X.paths, _TemporaryStore(), extractor, progress=self.verbose)
+        if report.failures:
+            raise UndecodableImages("finetune", [(f.path, f.reason) for f in report.failures])
+        log.info("finetune: linear probe vectors of %d images computed for this fit", len(X))
+        return features
 
     def _param_groups(self, backbone, model, max_lr: float) -> list[dict]:
         """Freeze the stages up to `freeze`; the rest train in stage-wise groups, the new
@@ -390,6 +397,16 @@ def _scaled(prep: Preprocessing, size: int) -> Preprocessing:
     if size == prep.crop:
         return prep  # identical to the embed stage's, so LP-FT reuses the cached vectors
     return dataclasses.replace(prep, crop=size, resize=round(size * prep.resize / prep.crop))
+
+
+def _init_from_probe(fc: nn.Linear, features: np.ndarray, targets: np.ndarray) -> float:
+    """LP-FT: fit a linear probe on frozen features, start the new classifier from it; its
+    train accuracy."""
+    probe = LogisticRegression(C=0.1, max_iter=3000).fit(features, targets)
+    with torch.no_grad():
+        fc.weight.copy_(torch.as_tensor(probe.coef_, dtype=torch.float32))
+        fc.bias.copy_(torch.as_tensor(probe.intercept_, dtype=torch.float32))
+    return float(probe.score(features, targets))
 
 
 class _TemporaryStore(SegmentStore):

@@ -49,7 +49,21 @@ def test_short_cpu_run_end_to_end(fitted, images):
     assert len(head.history_) >= 1 and "valid_loss" in head.history_[0]
     assert head.frozen_ == ["stem", "layer1", "layer2", "layer3"]
     assert 0 < head.lr_find_["suggested"] < 1 and head.max_lr_ == head.lr_find_["suggested"]
-    assert store.exists(), "LP-FT features went through the feature store"
+    assert not store.exists(), "fit wrote the shared store: only the stage records the probe's vectors"
+
+
+def test_the_stage_records_the_probe_vectors_and_fit_only_reads_them(images, tmp_path):
+    from features.hashing.digest import sha256_file
+
+    X, y = images
+    inputs = ImageInputs(X, keys=np.array([sha256_file(p) for p in X]))
+    head = make_head("finetune", **{**SMALL, "epochs": 1}, store=str(tmp_path / "store"))
+    assert head.record_fit_vectors(inputs).startswith("linear probe vectors of 24 train images: 24 computed")
+    segments = sorted((tmp_path / "store").rglob("*.h5"))
+    head.fit(inputs[::2], y[::2])  # a search's subset reads its rows
+    assert sorted((tmp_path / "store").rglob("*.h5")) == segments and 0 < head.probe_accuracy_ <= 1
+    assert "0 computed, 24 reused" in head.record_fit_vectors(inputs)
+    assert make_head("finetune", **SMALL, linear_probe_init=False).record_fit_vectors(inputs) is None
 
 
 def test_frozen_layers_do_not_move(images):
