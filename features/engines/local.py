@@ -13,6 +13,7 @@ from ..extraction.claims import Claims, Verdict
 from ..extraction.plan import Plan, plan_extraction
 from ..extraction.recorder import EmbeddedBatch, record_all
 from ..extraction.report import ExtractionReport
+from ..hashing.keys import to_raw
 from ..images.loader import ImageTransform, Reindexed, default_num_workers, make_loader
 from ..networks.extractor import Extractor, ExtractorConfig
 from ..store.base import Store
@@ -107,9 +108,9 @@ def _published_since(
     if not embed:
         return
     raw = plan.raw[[positions[i] for i in embed]]  # a copy: the keys learned go in it
-    for row, i in enumerate(embed):
-        if positions[i] in learned:
-            raw[row] = np.frombuffer(bytes.fromhex(learned[positions[i]]), np.uint8)
+    hashed = [row for row, i in enumerate(embed) if positions[i] in learned]
+    if hashed:
+        raw[hashed] = to_raw([learned[positions[embed[row]]] for row in hashed])
     for i, have in zip(embed, store.contains(plan.fingerprint, raw), strict=True):
         if have:
             verdicts[i] = Verdict.STORED

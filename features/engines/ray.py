@@ -20,7 +20,6 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -36,9 +35,7 @@ from ..networks.extractor import Extractor, ExtractorConfig
 from ..networks.runtimes import resolve_runtime
 from ..store.base import Store
 from .ray_options import RayOptions, require_ray
-
-if TYPE_CHECKING:
-    from .settings import EngineSettings
+from .settings import EngineSettings
 
 
 @contextlib.contextmanager
@@ -93,33 +90,21 @@ def run(
     paths: Sequence[str | os.PathLike],
     store: Store,
     extractor: Extractor,
-    keys: Sequence[str] | None,
-    how: EngineSettings,
-    progress: bool = True,
-) -> ExtractionReport:
-    return extract_ray(paths, store, extractor, keys, how.batch_size, how.device, how.ray, progress)
-
-
-def extract_ray(
-    paths: Sequence[str | os.PathLike],
-    store: Store,
-    extractor: Extractor,
     keys: Sequence[str] | None = None,
-    batch_size: int = 32,
-    device: str = "auto",
-    options: RayOptions | None = None,
+    how: EngineSettings | None = None,
     progress: bool = True,
 ) -> ExtractionReport:
     """`extract` on a Ray cluster: the same keys, failures and vectors as the local engine.
 
-    `extractor` is the driver's: its fingerprint and recipe. Each actor rebuilds it from the
-    recipe on `device` and stops if its fingerprint differs (other weights on that node, or a
+    `extractor` is the driver's: its fingerprint and config. Each actor rebuilds it from the
+    config on `how.device` and stops if its fingerprint differs (other weights on that node, or a
     precision its GPU resolves differently). Ray is reached (`ray_session(options.address)`)
     only when a file is new to the hash cache or its content is missing from the store, so a
     re-run over unchanged files with nothing to do never starts it.
     """
     ray = require_ray()
-    options = options or RayOptions()
+    how = how or EngineSettings()
+    options = how.ray
     if extractor.config is None:
         raise ConfigError(
             "the Ray engine rebuilds the extractor on each actor: build it with create_extractor"
@@ -132,7 +117,7 @@ def extract_ray(
         with ray_session(options.address), _actor_errors(ray):
             gpus = _gpus_per_actor(options)
             actors = options.actors or _default_actors(gpus)
-            batches = ray_batches(ray, plan, store, extractor, batch_size, device, actors, gpus)
+            batches = ray_batches(ray, plan, store, extractor, how.batch_size, how.device, actors, gpus)
             desc = f"embedding on {actors} Ray actor(s)"
             report = record_all(plan, store, extractor.spec, batches, desc, progress)
     report.seconds = time.perf_counter() - start

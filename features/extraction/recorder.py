@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..hashing.keys import hex_or_blank
+from ..hashing.keys import hex_or_blank, to_raw
 from ..store.base import Store
 from ..store.failures import Failure
 from ..store.writer import StoreWriter
@@ -47,8 +47,9 @@ class Recorder:
 
     def record(self, batch: EmbeddedBatch) -> None:
         path = self.plan.path
-        for position, key in batch.learned.items():
-            self.raw[position], self.known[position] = np.frombuffer(bytes.fromhex(key), np.uint8), True
+        if batch.learned:
+            learned = list(batch.learned)
+            self.raw[learned], self.known[learned] = to_raw(list(batch.learned.values())), True
         for position, reason in batch.failures:
             self.failures.append(Failure(path(position), str(reason), self._hex(position)))
         self.reused += batch.verdicts.count(Verdict.STORED)
@@ -63,9 +64,10 @@ class Recorder:
     def finish(self, store: Store) -> ExtractionReport:
         store.add_failures([f for f in self.failures if f.key])
         plan = self.plan
-        learned = [(plan.path(p), *state, self._hex(p)) for p, state in plan.stale_states() if self.known[p]]
-        store.hash_cache().remember(learned)
         keys = hex_or_blank(self.raw, self.known)
+        store.hash_cache().remember(
+            [(plan.path(p), *state, keys[p]) for p, state in plan.stale_states() if keys[p]]
+        )
         return ExtractionReport(plan.fingerprint, keys, self.computed, self.reused, self.failures)
 
     def _hex(self, position: int) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -43,8 +43,7 @@ class ExtractorConfig:
 
     def recipe(self) -> dict:
         """As JSON stores it (embeddings.h5, head.json): `ExtractorConfig(**recipe)` again."""
-        out = asdict(replace(self, calibration=None))
-        del out["calibration"]
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "calibration"}
         if self.calibration is not None:
             out["calibration"] = Calibration.of(self.calibration).as_recipe()
         return out

@@ -100,15 +100,13 @@ class Store(abc.ABC):
         if not self.writable:
             raise StoreError(read_only(self.path))
 
+    @abc.abstractmethod
     def writer(self, fingerprint: str, spec: dict) -> StoreWriter:
         """A writer of its own (use it as a context manager: leaving it publishes)."""
-        self.check_writable()
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def add_failures(self, failures: Sequence[Failure]) -> None:
         """Record undecodable images (a key already recorded keeps its first record)."""
-        self.check_writable()
-        raise NotImplementedError
 
     def put(
         self,

@@ -113,6 +113,12 @@ class V1Store(Store):
     def writable(self) -> bool:
         return False
 
+    def writer(self, fingerprint: str, spec: dict):
+        self.check_writable()
+
+    def add_failures(self, failures: Sequence[Failure]) -> None:
+        self.check_writable()
+
     def check_writable(self) -> None:
         raise StoreError(
             f"{self.path} is a version-1 store (one HDF5 file), which is read but no longer "

@@ -41,10 +41,11 @@ def run(
     _say_if_long(head, space or {}, (int(train.sum()), emb.vectors.shape[1]), len(emb.classes), halving)
     start = time.perf_counter()
     eval_set = (X[valid], y[valid]) if valid.any() else None
-    recorded = head.record_fit_vectors(X[train])  # fit only reads them, in every candidate
+    X_train = X[train]  # a copy of every train row's vector: made once
+    recorded = head.record_fit_vectors(X_train)  # fit only reads them, in every candidate
     if recorded:
         print(f"train {head.name}: {recorded}", flush=True)
-    found = search(head, space or {}, X[train], y[train], eval_set, halving)
+    found = search(head, space or {}, X_train, y[train], eval_set, halving)
     seconds = time.perf_counter() - start
     head = found.head
     head.save(out, features=emb.source)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 from collections import OrderedDict
@@ -23,6 +24,7 @@ from features.images.preprocessing import Preprocessing
 from features.networks.backbones import create_backbone, stage_names
 from features.networks.extractor import Extractor
 from features.networks.runtimes import autocast, resolve_device, resolve_precision
+from features.store.base import MissingVectors
 from features.store.open import open_store
 from features.store.segments import SegmentStore
 
@@ -311,9 +313,8 @@ class FinetuneHead(ImageHead):
         recorded them (`record_fit_vectors`), else computed in a store of this fit's own; `fit`
         never writes the shared store."""
         if self.store and X.keys is not None:
-            store, keys = open_store(self.store), list(X.keys)
-            if store.contains(extractor.fingerprint, keys).all():
-                return store.get(extractor.fingerprint, keys)
+            with contextlib.suppress(MissingVectors):  # not recorded: computed below
+                return open_store(self.store).get(extractor.fingerprint, list(X.keys))
         report, features = extract_vectors(X.paths, _TemporaryStore(), extractor, progress=self.verbose)
         if report.failures:
             raise UndecodableImages("finetune", [(f.path, f.reason) for f in report.failures])

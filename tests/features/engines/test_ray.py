@@ -19,8 +19,9 @@ from features.store.open import open_store
 from tests.conftest import assert_same_vectors, make_folder, make_image
 
 ray = pytest.importorskip("ray", reason="the [ray] extra is not installed")
-from features.engines.ray import extract_ray  # noqa: E402
+from features.engines.ray import run as extract_ray  # noqa: E402
 from features.engines.ray_options import require_ray  # noqa: E402
+from features.engines.settings import EngineSettings  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,7 @@ def test_same_keys_failures_and_vectors_as_the_local_engine(tmp_path, local_ray,
     paths = _folder_with_trouble(tmp_path / "images")
     local = extract(paths, open_store(tmp_path / "local"), tiny_extractor, batch_size=3, progress=False)
     store = open_store(tmp_path / "ray")
-    on_ray = extract_ray(paths, store, tiny_extractor, batch_size=3, progress=False)
+    on_ray = extract_ray(paths, store, tiny_extractor, how=EngineSettings(batch_size=3), progress=False)
     assert on_ray.keys == local.keys
     assert (on_ray.computed, on_ray.reused) == (local.computed, local.reused) == (12, 0)
     assert [(f.path, f.reason) for f in on_ray.failures] == [(f.path, f.reason) for f in local.failures]
@@ -60,14 +61,14 @@ def test_same_keys_failures_and_vectors_as_the_local_engine(tmp_path, local_ray,
     assert not store.contains(tiny_extractor.fingerprint, [f.key for f in on_ray.failures]).any()
     assert [f.path for f in store.failures()] == [f.path for f in on_ray.failures]
 
-    again = extract_ray(paths, store, tiny_extractor, batch_size=3, progress=False)
+    again = extract_ray(paths, store, tiny_extractor, how=EngineSettings(batch_size=3), progress=False)
     assert (again.computed, again.reused) == (0, 12)
 
 
 def test_bytes_stored_under_another_path_are_not_embedded_again(tmp_path, local_ray, tiny_extractor):
     originals = make_folder(tmp_path / "images", {"a": 3})
     store = open_store(tmp_path / "s")
-    first = extract_ray(originals, store, tiny_extractor, batch_size=2, progress=False)
+    first = extract_ray(originals, store, tiny_extractor, how=EngineSettings(batch_size=2), progress=False)
     copies = []
     for i, path in enumerate(originals[:2]):  # new paths, so the driver cannot know their keys
         copies.append(tmp_path / "elsewhere" / f"copy{i}.png")
@@ -75,7 +76,7 @@ def test_bytes_stored_under_another_path_are_not_embedded_again(tmp_path, local_
         copies[-1].write_bytes(path.read_bytes())
     twice = copies + [tmp_path / "elsewhere" / "copy0_again.png"]
     twice[-1].write_bytes(copies[0].read_bytes())
-    again = extract_ray(twice, store, tiny_extractor, batch_size=2, progress=False)
+    again = extract_ray(twice, store, tiny_extractor, how=EngineSettings(batch_size=2), progress=False)
     assert (again.computed, again.reused, again.failures) == (0, 2, [])
     assert again.keys == first.keys[:2] + first.keys[:1]
     cached = store.hash_cache().lookup([str(p) for p in twice])  # hashed on the cluster, remembered
@@ -88,7 +89,7 @@ def test_a_killed_actor_still_ends_with_every_vector(tmp_path, local_ray, tiny_e
     finished: dict = {}
     run = threading.Thread(
         target=lambda: finished.update(
-            report=extract_ray(paths, store, tiny_extractor, batch_size=1, progress=False)
+            report=extract_ray(paths, store, tiny_extractor, how=EngineSettings(batch_size=1), progress=False)
         )
     )
     run.start()
